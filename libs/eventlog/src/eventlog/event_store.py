@@ -1,0 +1,220 @@
+"""Append to and read from one entity's timeline in a JetStream stream.
+
+`append` is the only way events enter the log. It holds three guarantees:
+- per-entity optimistic concurrency: `Nats-Expected-Last-Subject-Sequence` over the entity's
+  wildcard filter (`...-Subject` header), so two writers cannot both extend the same history;
+- idempotency: `Nats-Msg-Id` is the event id; a retried publish whose first try landed reports
+  success, whether the server answers "duplicate" or "wrong last sequence" (the lost-ack case);
+- a per-entity hash chain: each event's `prevhash` is the hash of the entity's previous event,
+  computed under the same concurrency check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Final
+
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy, RawStreamMsg
+from nats.js.errors import APIError, NotFoundError
+
+from eventlog.hashchain import link_hash
+from eventlog.stored import StoredEvent
+from shared_events import Envelope, Timeline, encode
+from shared_events.codec import MSG_ID
+from shared_events.streams import STREAM_OF_FAMILY
+
+log = logging.getLogger(__name__)
+
+EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
+EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: Final = "Nats-Expected-Last-Subject-Sequence-Subject"
+WRONG_LAST_SEQUENCE: Final = 10071
+
+
+class Expect(Enum):
+    """`ANY`: append after whatever is there (still chained and checked against races)."""
+
+    ANY = "any"
+
+
+ANY: Final = Expect.ANY
+NO_EVENTS: Final = 0
+
+
+class ConcurrencyConflict(Exception):
+    """The entity's history moved on since the caller read it; reload, decide again."""
+
+    def __init__(self, timeline: Timeline, expected: int, actual: int) -> None:
+        super().__init__(f"{timeline.filter}: expected last sequence {expected}, found {actual}")
+        self.timeline, self.expected, self.actual = timeline, expected, actual
+
+
+@dataclass(frozen=True)
+class Appended:
+    sequences: tuple[int, ...]
+    last_sequence: int
+    already_stored: bool = False
+
+
+def stream_of(timeline: Timeline) -> str:
+    return STREAM_OF_FAMILY[timeline.family].name
+
+
+class EventStore:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        publish_timeout: float = 5.0,
+        publish_attempts: int = 4,
+        any_attempts: int = 20,
+    ) -> None:
+        self.js = js
+        self.publish_timeout = publish_timeout
+        self.publish_attempts = publish_attempts
+        self.any_attempts = any_attempts
+
+    async def append(
+        self,
+        timeline: Timeline,
+        envelopes: Sequence[Envelope],
+        expected: int | Expect = ANY,
+        trace: Mapping[str, str] | None = None,
+    ) -> Appended:
+        """Append `envelopes` to the end of `timeline`, which must end at `expected`."""
+        if not envelopes:
+            raise ValueError("append: nothing to append")
+        for attempt in range(self.any_attempts):
+            try:
+                return await self._append_once(timeline, envelopes, expected, trace)
+            except ConcurrencyConflict:
+                if expected is not ANY or attempt + 1 == self.any_attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    async def _append_once(
+        self,
+        timeline: Timeline,
+        envelopes: Sequence[Envelope],
+        expected: int | Expect,
+        trace: Mapping[str, str] | None,
+    ) -> Appended:
+        stream = stream_of(timeline)
+        last = await self._last_raw(stream, timeline.filter)
+        last_seq = last.seq if last else 0
+        if isinstance(expected, int) and expected != last_seq:
+            landed = await self._find_landed(stream, timeline, expected, [e.id for e in envelopes])
+            if landed is not None:
+                return Appended(landed, landed[-1], already_stored=True)
+            raise ConcurrencyConflict(timeline, expected, last_seq)
+        prevhash = link_hash(last.data) if last and last.data else None
+        sequences: list[int] = []
+        for envelope in envelopes:
+            chained = envelope.model_copy(update={"prevhash": prevhash})
+            body, headers = encode(chained, trace)
+            headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last_seq)
+            headers[EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = timeline.filter
+            subject = timeline.subject(envelope.data.kind)
+            last_seq = await self._publish(stream, timeline, subject, body, headers, last_seq)
+            sequences.append(last_seq)
+            prevhash = link_hash(body)
+        return Appended(tuple(sequences), last_seq)
+
+    async def _publish(
+        self,
+        stream: str,
+        timeline: Timeline,
+        subject: str,
+        body: bytes,
+        headers: dict[str, str],
+        expected: int,
+    ) -> int:
+        """Publish one event, retrying lost acks; the stored sequence or ConcurrencyConflict."""
+        msg_id = headers[MSG_ID]
+        for attempt in range(self.publish_attempts):
+            try:
+                ack = await self.js.publish(
+                    subject, body, timeout=self.publish_timeout, stream=stream, headers=headers
+                )
+                return ack.seq
+            except (NatsTimeout, NoRespondersError, asyncio.TimeoutError):
+                log.warning("append: no ack for %s (try %d), retrying", msg_id, attempt + 1)
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+            except APIError as exc:
+                if exc.err_code != WRONG_LAST_SEQUENCE:
+                    raise
+                landed = await self._find_landed(stream, timeline, expected, [msg_id])
+                if landed is not None:
+                    return landed[0]
+                raise ConcurrencyConflict(timeline, expected, await self.last_sequence(timeline))
+        raise TimeoutError(f"append: no acknowledgement for event {msg_id}")
+
+    async def _find_landed(
+        self, stream: str, timeline: Timeline, after: int, ids: Sequence[str]
+    ) -> tuple[int, ...] | None:
+        """If events with `ids` were already stored after `after`, their sequences, in order."""
+        wanted = list(ids)
+        found: list[int] = []
+        seq = after + 1
+        while wanted:
+            try:
+                msg = await self.js.get_msg(
+                    stream, seq=seq, subject=timeline.filter, next=True, direct=True
+                )
+            except NotFoundError:
+                return None
+            if (msg.headers or {}).get(MSG_ID) == wanted[0]:
+                found.append(msg.seq)
+                wanted.pop(0)
+            elif found:
+                return None
+            seq = msg.seq + 1
+        return tuple(found)
+
+    async def _last_raw(self, stream: str, subject_filter: str) -> RawStreamMsg | None:
+        try:
+            return await self.js.get_last_msg(stream, subject_filter, direct=True)
+        except NotFoundError:
+            return None
+
+    async def last_sequence(self, timeline: Timeline) -> int:
+        """The stream sequence of the entity's last event; 0 if it has none."""
+        last = await self._last_raw(stream_of(timeline), timeline.filter)
+        return last.seq if last else 0
+
+    async def read(
+        self, timeline: Timeline, until: datetime | None = None
+    ) -> list[StoredEvent]:
+        """The entity's events in log order, optionally only those stored up to `until`."""
+        stream = stream_of(timeline)
+        last = await self._last_raw(stream, timeline.filter)
+        if last is None:
+            return []
+        events: list[StoredEvent] = []
+        sub = await self.js.subscribe(
+            timeline.filter,
+            stream=stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=5.0)
+                event = StoredEvent.from_msg(msg)
+                if until is not None and event.stored_at > until:
+                    break
+                events.append(event)
+                if event.sequence >= last.seq:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return events

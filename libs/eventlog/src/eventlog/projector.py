@@ -1,0 +1,226 @@
+"""Projectors: keep a read model in SQL up to date with a stream, exactly once in effect.
+
+Each batch is applied in one transaction that also moves the projection's checkpoint; messages are
+acknowledged only after the commit. A redelivered message at or below the checkpoint (the process
+died between commit and ack) is acknowledged without being applied again. A failing event is
+NAKed with backoff; after its last delivery it is parked with the reason and the projector moves
+on. `rebuild` empties the read model and replays the stream from sequence 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from eventlog.consumers import ConsumerSpec, ensure_consumer
+from eventlog.redelivery import RetryPolicy, park, reason_of
+from eventlog.sql import checkpoints, sessions
+from eventlog.stored import StoredEvent
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """A read model fed from one stream."""
+
+    name: str
+    stream: str
+    subjects: tuple[str, ...]
+
+    async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
+        """Fold one event into the read model (inside the projector's transaction)."""
+
+    async def reset(self, session: AsyncSession) -> None:
+        """Delete every row of the read model, before a rebuild."""
+
+
+class _FailedAt(Exception):
+    def __init__(self, index: int, cause: BaseException) -> None:
+        self.index, self.cause = index, cause
+
+
+class Projector:
+    def __init__(
+        self,
+        projection: Projection,
+        js: JetStreamContext,
+        engine: AsyncEngine,
+        *,
+        retry: RetryPolicy | None = None,
+        batch: int = 256,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.projection = projection
+        self.js = js
+        self.sessions = sessions(engine)
+        self.retry = retry or RetryPolicy()
+        self.batch = batch
+        self.fetch_timeout = fetch_timeout
+        self.consumer = ConsumerSpec(
+            name=f"projector-{projection.name}",
+            stream=projection.stream,
+            subjects=projection.subjects,
+            retry=self.retry,
+            description=f"read model {projection.name}",
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        checkpoint = await self.checkpoint()
+        await ensure_consumer(self.js, self.consumer, start_sequence=checkpoint + 1)
+        self._task = asyncio.create_task(self._run(), name=self.consumer.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def rebuild(self) -> None:
+        """Forget the read model and the consumer; replay the whole stream into it."""
+        running = self._task is not None
+        await self.stop()
+        async with self.sessions() as session, session.begin():
+            await self.projection.reset(session)
+            await self._write_checkpoint(session, 0)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.consumer.stream, self.consumer.name)
+        if running:
+            await self.start()
+
+    async def checkpoint(self) -> int:
+        async with self.sessions() as session:
+            value = await session.scalar(
+                select(checkpoints.c.last_sequence).where(
+                    checkpoints.c.projection == self.projection.name
+                )
+            )
+        return int(value or 0)
+
+    async def lag(self) -> int:
+        """How many stored events of its subjects the projection has not applied yet."""
+        info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        sub = await self.js.pull_subscribe_bind(
+            durable=self.consumer.name, stream=self.consumer.stream
+        )
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
+                except (NatsTimeout, asyncio.TimeoutError):
+                    continue
+                try:
+                    await self.handle(msgs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The database is unreachable or similar: nothing was acked, so the batch
+                    # comes back after ack_wait. Pause instead of spinning.
+                    log.exception("projector %s: batch failed", self.projection.name)
+                    await asyncio.sleep(1.0)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def handle(self, msgs: Sequence[Msg]) -> None:
+        """Apply a fetched batch: commit, then ack; NAK or park what fails."""
+        pending = list(msgs)
+        while pending:
+            try:
+                await self._commit(pending)
+            except _FailedAt as failure:
+                done, failed, rest = (
+                    pending[: failure.index],
+                    pending[failure.index],
+                    pending[failure.index + 1 :],
+                )
+                if done:
+                    await self._commit(done)
+                    await self._ack(done)
+                deliveries = failed.metadata.num_delivered
+                if self.retry.exhausted(deliveries):
+                    async with self.sessions() as session, session.begin():
+                        await park(
+                            session, self.consumer.name, failed, reason_of(failure.cause)
+                        )
+                        await self._write_checkpoint(session, failed.metadata.sequence.stream)
+                    await self._ack([failed])
+                    pending = rest
+                    continue
+                delay = self.retry.delay(deliveries)
+                log.warning(
+                    "projector %s: event at %d failed (delivery %d), retry in %.1fs: %s",
+                    self.projection.name,
+                    failed.metadata.sequence.stream,
+                    deliveries,
+                    delay,
+                    reason_of(failure.cause),
+                )
+                # Everything behind the failed event goes back too, so order is kept; the pause
+                # lets the redeliveries come back before any newer event is fetched.
+                for msg in [failed, *rest]:
+                    await msg.nak(delay=delay)
+                await asyncio.sleep(delay)
+                return
+            else:
+                await self._ack(pending)
+                return
+
+    async def _commit(self, msgs: Sequence[Msg]) -> None:
+        async with self.sessions() as session, session.begin():
+            checkpoint = await self._read_checkpoint(session)
+            for index, msg in enumerate(msgs):
+                sequence = msg.metadata.sequence.stream
+                if sequence <= checkpoint:
+                    continue  # applied before a crash; its ack was lost
+                try:
+                    await self.projection.apply(session, StoredEvent.from_msg(msg))
+                except Exception as exc:
+                    raise _FailedAt(index, exc) from exc
+                checkpoint = sequence
+            await self._write_checkpoint(session, checkpoint)
+
+    async def _ack(self, msgs: Sequence[Msg]) -> None:
+        for msg in msgs:
+            await msg.ack()
+
+    async def _read_checkpoint(self, session: AsyncSession) -> int:
+        value = await session.scalar(
+            select(checkpoints.c.last_sequence)
+            .where(checkpoints.c.projection == self.projection.name)
+            .with_for_update()
+        )
+        return int(value or 0)
+
+    async def _write_checkpoint(self, session: AsyncSession, sequence: int) -> None:
+        updated = await session.execute(
+            checkpoints.update()
+            .where(checkpoints.c.projection == self.projection.name)
+            .values(last_sequence=sequence)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            await session.execute(
+                checkpoints.insert().values(
+                    projection=self.projection.name,
+                    stream=self.projection.stream,
+                    last_sequence=sequence,
+                )
+            )

@@ -1,0 +1,38 @@
+"""Settings every service reads from its environment (12-factor; no file is required)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    service: str = "ledger"
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "LEDGER_NATS_URL")
+    )
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "LEDGER_DATABASE_URL")
+    )
+    state_dir: Path = Path(".ledger")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    auth_issuer: str = "learner-ledger-dev"
+    auth_audience: str = "learner-ledger"
+    auth_jwks_url: str | None = None
+    auth_public_key_file: Path | None = None
+    log_level: str = "INFO"
+    ready_max_lag: int = Field(
+        1000, description="/readyz fails while a projector is more events than this behind"
+    )
+    stream_replicas: int = 1
+
+    def sqlalchemy_url(self) -> str:
+        """The read-model database: DATABASE_URL, else a SQLite file in the state directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.state_dir / (self.service + '.db')}"

@@ -1,0 +1,82 @@
+"""The read-model database: SQLAlchemy 2 async, SQLite by default and PostgreSQL when configured.
+
+Also the runtime's own tables: projector checkpoints (written in the same transaction as the rows
+they cover) and parked events (what still failed after every redelivery, with the reason).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    func,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+runtime_metadata = MetaData()
+
+checkpoints = Table(
+    "projection_checkpoints",
+    runtime_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("stream", String(64), nullable=False),
+    Column("last_sequence", BigInteger, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+
+parked_events = Table(
+    "parked_events",
+    runtime_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False, index=True),
+    Column("stream", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("event_id", String(128)),
+    Column("deliveries", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for `url` (sqlite+aiosqlite:// or postgresql+asyncpg://)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
+    # WAL lets queries read while a projector writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+async def create_tables(engine: AsyncEngine, *metadatas: MetaData) -> None:
+    """Create the runtime's tables and every given read model's tables if missing."""
+    async with engine.begin() as conn:
+        for metadata in (runtime_metadata, *metadatas):
+            await conn.run_sync(metadata.create_all)
+
+
+def sessions(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+    return async_sessionmaker(engine, expire_on_commit=False)

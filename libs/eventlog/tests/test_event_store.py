@@ -1,0 +1,123 @@
+"""Appending to a learner's timeline against a real JetStream server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from nats.errors import TimeoutError as NatsTimeout
+
+from eventlog.event_store import ANY, NO_EVENTS, ConcurrencyConflict, EventStore
+from eventlog.hashchain import verify_chain
+from shared_events import Timeline
+
+from .events_for_tests import recorded
+
+pytestmark = pytest.mark.integration
+
+ALICE = Timeline("evidence", "d1", "learner-a")
+BOB = Timeline("evidence", "d1", "learner-b")
+
+
+async def stream_count(js) -> int:
+    return (await js.stream_info("EVIDENCE")).state.messages
+
+
+async def test_appends_chain_each_learners_events_in_order(js):
+    store = EventStore(js)
+    first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
+    await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
+    await store.append(ALICE, [recorded("learner-a", 2), recorded("learner-a", 3)], first.last_sequence)
+
+    events = await store.read(ALICE)
+    assert [e.envelope.data.evidence_id for e in events] == ["ev-learner-a-1", "ev-learner-a-2", "ev-learner-a-3"]
+    assert events[0].envelope.prevhash is None
+    report = verify_chain((e.sequence, e.body) for e in events)
+    assert report.intact and report.checked == 3
+
+
+async def test_a_stale_expected_sequence_is_refused_and_nothing_is_stored(js):
+    store = EventStore(js)
+    await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
+    await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
+    before = await stream_count(js)
+
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        await store.append(ALICE, [recorded("learner-a", 2)], expected=NO_EVENTS)
+
+    assert conflict.value.expected == 0 and conflict.value.actual == 1
+    assert await stream_count(js) == before
+
+
+async def test_another_learners_appends_do_not_conflict(js):
+    store = EventStore(js)
+    a1 = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
+    await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
+    a2 = await store.append(ALICE, [recorded("learner-a", 2)], expected=a1.last_sequence)
+    assert a2.last_sequence == 3
+
+
+async def test_a_duplicate_append_is_stored_once(js):
+    store = EventStore(js)
+    event = recorded("learner-a", 1, id="fixed-event-id")
+    await store.append(ALICE, [event])
+    again = await store.append(ALICE, [event])
+    again_with_stale_expectation = await store.append(ALICE, [event], expected=NO_EVENTS)
+
+    assert await stream_count(js) == 1
+    assert again.last_sequence == again_with_stale_expectation.last_sequence == 1
+
+
+class LosesFirstAck:
+    """A JetStream context whose first publish lands on the server but whose ack is lost."""
+
+    def __init__(self, js) -> None:
+        self._js = js
+        self.lost = 0
+
+    async def publish(self, *args, **kwargs):
+        ack = await self._js.publish(*args, **kwargs)
+        if self.lost == 0:
+            self.lost += 1
+            raise NatsTimeout
+        return ack
+
+    def __getattr__(self, name):
+        return getattr(self._js, name)
+
+
+async def test_a_retried_append_after_a_lost_ack_reports_success(js):
+    store = EventStore(js)
+    first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
+    flaky = LosesFirstAck(js)
+
+    result = await EventStore(flaky).append(
+        ALICE, [recorded("learner-a", 2)], expected=first.last_sequence
+    )
+
+    assert flaky.lost == 1
+    assert result.last_sequence == 2
+    assert await stream_count(js) == 2
+    assert [e.sequence for e in await store.read(ALICE)] == [1, 2]
+
+
+async def test_concurrent_appends_any_keep_one_unbroken_chain(js):
+    store = EventStore(js)
+    await asyncio.gather(*(store.append(ALICE, [recorded("learner-a", n)], ANY) for n in range(1, 9)))
+
+    events = await store.read(ALICE)
+    assert len(events) == 8
+    assert verify_chain((e.sequence, e.body) for e in events).intact
+
+
+async def test_read_up_to_a_time_leaves_out_later_events(js):
+    store = EventStore(js)
+    await store.append(ALICE, [recorded("learner-a", 1)])
+    cut = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    await store.append(ALICE, [recorded("learner-a", 2)])
+
+    assert [e.envelope.data.evidence_id for e in await store.read(ALICE, until=cut)] == ["ev-learner-a-1"]
+    assert len(await store.read(ALICE)) == 2
+    assert await store.read(BOB) == []
