@@ -121,3 +121,35 @@ async def test_read_up_to_a_time_leaves_out_later_events(js):
     assert [e.envelope.data.evidence_id for e in await store.read(ALICE, until=cut)] == ["ev-learner-a-1"]
     assert len(await store.read(ALICE)) == 2
     assert await store.read(BOB) == []
+
+
+async def test_a_stored_v1_event_is_read_back_as_the_current_version(js):
+    import json
+
+    from shared_events.events.profiles import LearnerRegistered
+
+    v1 = {
+        "specversion": "1.0",
+        "id": "9b1d0c6e-0000-4000-8000-000000000001",
+        "type": "profiles.learner_registered",
+        "source": "profiles",
+        "time": "2026-09-01T08:00:00Z",
+        "subject": "lrn-1",
+        "district": "d1",
+        "dataschema": "urn:learner-ledger:event:profiles.learner_registered:1",
+        "schemaversion": 1,
+        "data": {
+            "learner_id": "lrn-1",
+            "grade_level": "10",
+            "identity": {"key_id": "k1", "nonce": "bg", "ciphertext": "Yw"},
+        },
+    }
+    # Written by an older release: the bytes stay as they were stored.
+    await js.publish("profiles.d1.lrn-1.registered", json.dumps(v1).encode())
+
+    [stored] = await EventStore(js).read(Timeline("profiles", "d1", "lrn-1"))
+
+    assert isinstance(stored.envelope.data, LearnerRegistered)
+    assert stored.envelope.schemaversion == 2
+    assert stored.envelope.data.grade_levels == ("10",)
+    assert json.loads(stored.body)["schemaversion"] == 1
