@@ -143,3 +143,76 @@ def shared_fixtures() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/fixtures is not beside this clone")
     return path
+
+
+@pytest.fixture
+def ledger_settings(nats_url: str, database_url: str, tmp_path: Path):
+    """Settings for a service under test: the test's NATS server and database."""
+    from eventlog.settings import Settings
+
+    def settings(service: str) -> Settings:
+        return Settings(
+            service=service,
+            nats_url=nats_url,
+            database_url=database_url,
+            state_dir=tmp_path / "state",
+        )
+
+    return settings
+
+
+@pytest.fixture
+def running_app():
+    """`async with running_app(app) as client:` — the app started through its own lifespan."""
+    from contextlib import asynccontextmanager
+
+    import httpx
+
+    @asynccontextmanager
+    async def run(app):
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://service.test"
+            ) as client,
+        ):
+            yield client
+
+    return run
+
+
+@pytest.fixture
+def bearer():
+    """`bearer(settings, "teacher", sub="t1", district="d1")` — headers with a dev token."""
+    from eventlog.dev_keys import ensure_dev_keypair, issue_token
+
+    def headers(settings, *roles: str, sub: str = "user-1", district: str | None = None):
+        private_key, _ = ensure_dev_keypair(settings.state_dir)
+        jwt = issue_token(
+            private_key.read_bytes(),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            subject=sub,
+            roles=list(roles),
+            district=district,
+        )
+        return {"Authorization": f"Bearer {jwt}"}
+
+    return headers
+
+
+async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
+    """Poll an async `check` until it returns a truthy value; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached within {timeout}s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def until():
+    return eventually

@@ -1,0 +1,1 @@
+"""The evidence service: partner ingest and auditable mastery decisions."""

@@ -1,0 +1,1 @@
+"""The notifications service: timely feedback to learners, guardians and teachers."""

@@ -1,0 +1,1 @@
+"""The pathways service: competency frameworks, personal paths, pace and interventions."""

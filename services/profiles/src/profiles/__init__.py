@@ -1,0 +1,1 @@
+"""The profiles service: learners, rosters and living profiles."""

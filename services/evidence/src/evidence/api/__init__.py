@@ -1,0 +1,1 @@
+"""HTTP routes of the evidence service. Queries read projections only."""

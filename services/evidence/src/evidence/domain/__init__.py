@@ -1,0 +1,1 @@
+"""Pure evidence and mastery logic. No I/O imports here."""

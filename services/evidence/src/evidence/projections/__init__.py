@@ -1,0 +1,1 @@
+"""Read models of the evidence service, fed from the EVIDENCE stream."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the notifications service. Queries read projections only."""

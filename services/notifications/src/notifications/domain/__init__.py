@@ -1,0 +1,1 @@
+"""Pure notification logic. No I/O imports here."""

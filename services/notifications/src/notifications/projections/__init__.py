@@ -1,0 +1,1 @@
+"""Read models of the notifications service, fed from the NOTIFICATIONS stream."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the pathways service. Queries read projections only."""

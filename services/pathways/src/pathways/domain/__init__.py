@@ -1,0 +1,1 @@
+"""Pure pathway logic. No I/O imports here."""

@@ -1,0 +1,1 @@
+"""Read models of the pathways service, fed from the PATHWAYS stream."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the profiles service. Queries read projections only."""

@@ -1,0 +1,1 @@
+"""Read models of the profiles service, fed from the PROFILES stream."""

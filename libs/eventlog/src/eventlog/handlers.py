@@ -1,0 +1,110 @@
+"""Event handlers on FastStream: one router per service, each handler a durable pull consumer.
+
+`EventHandlers.on(...)` reads like a table row: consumer name, stream, subjects, function. The
+function receives a decoded `StoredEvent`. Acknowledgement is explicit: ack after the function
+returns; on an exception NAK with the retry policy's backoff; after the last delivery park the
+event with its reason (in SQL) and ack it, so the events behind it keep flowing. The durable is
+created and reconciled by `eventlog.consumers` before FastStream binds to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventlog.consumers import ConsumerSpec, ensure_consumer
+from eventlog.redelivery import RetryPolicy, park, reason_of
+from eventlog.sql import sessions
+from eventlog.stored import StoredEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[StoredEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    spec: ConsumerSpec
+    handler: Handler
+
+
+class EventHandlers:
+    """The handlers of one service and the FastStream router that carries them."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.router = NatsRouter()
+        self.subscriptions: list[Subscription] = []
+        self._engine: AsyncEngine | None = None
+
+    def on(
+        self,
+        name: str,
+        *,
+        stream: str,
+        subjects: tuple[str, ...],
+        retry: RetryPolicy | None = None,
+        batch_size: int = 32,
+    ) -> Callable[[Handler], Handler]:
+        spec = ConsumerSpec(
+            name=f"{self.service}-{name}",
+            stream=stream,
+            subjects=subjects,
+            retry=retry or RetryPolicy(),
+            description=f"{self.service} handler {name}",
+        )
+
+        def register(handler: Handler) -> Handler:
+            self.subscriptions.append(Subscription(spec, handler))
+            self.router.subscriber(
+                subjects[0],
+                stream=JStream(stream, declare=False),
+                durable=spec.name,
+                pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+                ack_policy=AckPolicy.MANUAL,
+                title=spec.name,
+                description=handler.__doc__,
+            )(self._delivery(spec, handler))
+            return handler
+
+        return register
+
+    async def prepare(self, js: JetStreamContext, engine: AsyncEngine) -> None:
+        """Create or reconcile every durable before the broker binds; remember where to park."""
+        self._engine = engine
+        for subscription in self.subscriptions:
+            await ensure_consumer(js, subscription.spec)
+
+    def _delivery(
+        self, spec: ConsumerSpec, handler: Handler
+    ) -> Callable[[NatsMessage], Awaitable[None]]:
+        async def deliver(message: NatsMessage) -> None:
+            raw = message.raw_message
+            try:
+                await handler(StoredEvent.from_msg(raw))
+            except Exception as exc:
+                deliveries = raw.metadata.num_delivered
+                if not spec.retry.exhausted(deliveries) or self._engine is None:
+                    await message.nack(delay=spec.retry.delay(deliveries))
+                    log.warning(
+                        "%s: event at %d failed (delivery %d): %s",
+                        spec.name,
+                        raw.metadata.sequence.stream,
+                        deliveries,
+                        reason_of(exc),
+                    )
+                    return
+                async with sessions(self._engine)() as session, session.begin():
+                    await park(session, spec.name, raw, reason_of(exc))
+                await message.ack()
+                return
+            await message.ack()
+
+        deliver.__name__ = spec.name.replace("-", "_")
+        return deliver

@@ -1,0 +1,130 @@
+"""A service at run time: its connections, event store, projectors and handlers, with one
+lifecycle. Built from settings by the service's `app.py`; nothing connects until `start()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from eventlog.connection import connect
+from eventlog.event_store import EventStore
+from eventlog.handlers import EventHandlers
+from eventlog.projector import Projection, Projector
+from eventlog.settings import Settings
+from eventlog.sql import create_engine, create_tables, sessions
+from eventlog.stream_setup import ensure_streams
+from shared_events.streams import ALL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceParts:
+    """What a service is made of; its `app.py` lists them."""
+
+    name: str
+    projections: Sequence[Projection] = ()
+    read_models: Sequence[MetaData] = ()
+    handlers: EventHandlers | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class NotStarted(RuntimeError):
+    pass
+
+
+class Service:
+    def __init__(self, parts: ServiceParts, settings: Settings) -> None:
+        self.parts = parts
+        self.settings = settings
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._engine: AsyncEngine | None = None
+        self._broker: NatsBroker | None = None
+        self.projectors: list[Projector] = []
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise NotStarted(f"{self.parts.name} is not started")
+        return self._js
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise NotStarted(f"{self.parts.name} is not started")
+        return self._engine
+
+    @property
+    def store(self) -> EventStore:
+        return EventStore(self.js)
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return sessions(self.engine)
+
+    async def start(self) -> None:
+        name = self.parts.name
+        self._nc = await connect(self.settings.nats_url, name=name)
+        self._js = self._nc.jetstream()
+        await ensure_streams(self._js, ALL, replicas=self.settings.stream_replicas)
+        self._engine = create_engine(self.settings.sqlalchemy_url())
+        await create_tables(self._engine, *self.parts.read_models)
+        self.projectors = [Projector(p, self._js, self._engine) for p in self.parts.projections]
+        for projector in self.projectors:
+            await projector.start()
+        if self.parts.handlers and self.parts.handlers.subscriptions:
+            await self.parts.handlers.prepare(self._js, self._engine)
+            self._broker = NatsBroker(self.settings.nats_url, max_reconnect_attempts=-1)
+            self._broker.include_router(self.parts.handlers.router)
+            await self._broker.start()
+        log.info("%s started", name)
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        for projector in self.projectors:
+            await projector.stop()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+            self._nc = self._js = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def readiness(self) -> dict[str, Any]:
+        """What /readyz reports: NATS connected, streams present, projectors caught up."""
+        checks: dict[str, Any] = {}
+        connected = self._nc is not None and self._nc.is_connected
+        checks["nats"] = "connected" if connected else "disconnected"
+        missing: list[str] = []
+        if connected:
+            for spec in ALL:
+                try:
+                    await self.js.stream_info(spec.name)
+                except NotFoundError:
+                    missing.append(spec.name)
+        checks["streams"] = {"missing": missing}
+        lags: dict[str, int | str] = {}
+        for projector in self.projectors:
+            try:
+                lags[projector.projection.name] = await projector.lag()
+            except Exception as exc:
+                lags[projector.projection.name] = f"unknown: {type(exc).__name__}"
+        checks["projectors"] = lags
+        bound = self.settings.ready_max_lag
+        caught_up = all(isinstance(v, int) and v <= bound for v in lags.values())
+        checks["ready"] = connected and not missing and caught_up
+        return checks

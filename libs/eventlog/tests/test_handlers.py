@@ -1,0 +1,69 @@
+"""FastStream handlers on durable consumers, against a real NATS server and database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from faststream.nats import NatsBroker
+from sqlalchemy import select
+
+from eventlog.event_store import EventStore
+from eventlog.handlers import EventHandlers
+from eventlog.redelivery import RetryPolicy
+from eventlog.sql import create_engine, create_tables, parked_events
+from eventlog.stored import StoredEvent
+from shared_events import Timeline
+
+from .events_for_tests import recorded
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_raising_handler_is_redelivered_with_backoff_then_parked_and_the_rest_flow(
+    js, nats_url, tmp_path
+):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
+    await create_tables(engine)
+    handlers = EventHandlers("pathways")
+    seen: list[tuple[str, float]] = []
+    loop = asyncio.get_running_loop()
+
+    @handlers.on(
+        "mastery",
+        stream="EVIDENCE",
+        subjects=("evidence.*.*.recorded",),
+        retry=RetryPolicy(max_deliver=3, backoff=(0.3, 0.6)),
+    )
+    async def on_recorded(event: StoredEvent) -> None:
+        seen.append((event.envelope.data.evidence_id, loop.time()))
+        if event.envelope.data.evidence_id == "ev-a-1":
+            raise RuntimeError("pathway store unavailable")
+
+    store = EventStore(js)
+    for n in (1, 2):
+        await store.append(Timeline("evidence", "d1", "a"), [recorded("a", n)])
+
+    await handlers.prepare(js, engine)
+    broker = NatsBroker(nats_url)
+    broker.include_router(handlers.router)
+    await broker.start()
+    try:
+        for _ in range(200):
+            async with engine.connect() as conn:
+                parked = (await conn.execute(select(parked_events))).mappings().all()
+            if parked and any(e == "ev-a-2" for e, _ in seen):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+    failing = [t for e, t in seen if e == "ev-a-1"]
+    assert len(failing) == 3
+    assert failing[1] - failing[0] >= 0.25 and failing[2] - failing[1] >= 0.5
+    assert "ev-a-2" in [e for e, _ in seen]
+    assert len(parked) == 1
+    assert parked[0]["consumer"] == "pathways-mastery"
+    assert parked[0]["deliveries"] == 3
+    assert "pathway store unavailable" in parked[0]["reason"]

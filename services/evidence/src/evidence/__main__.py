@@ -1,0 +1,3 @@
+from evidence.app import main
+
+main()

@@ -1,0 +1,3 @@
+from pathways.app import main
+
+main()

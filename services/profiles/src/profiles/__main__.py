@@ -1,0 +1,3 @@
+from profiles.app import main
+
+main()
