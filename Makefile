@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := libs/shared_events libs/eventlog services/profiles services/evidence services/pathways services/notifications ledgerctl
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
-SOURCES := libs services ledgerctl tests bench
+SOURCES := libs services ledgerctl tests bench conftest.py
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format typecheck contracts pytest bench docs clean

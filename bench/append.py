@@ -62,7 +62,9 @@ async def reset(js: JetStreamContext) -> None:
     await ensure_streams(js)
 
 
-async def ledger_appends(js: JetStreamContext, learners: int, per_learner: int, tasks: int) -> float:
+async def ledger_appends(
+    js: JetStreamContext, learners: int, per_learner: int, tasks: int
+) -> float:
     store = EventStore(js)
     last = dict.fromkeys(range(learners), 0)
 
@@ -175,7 +177,9 @@ async def main(events: int, learners: int, rounds: int) -> None:
         finally:
             await nc.close()
             server.stop()
-    print(f"{total} events over {learners} learners, median of {rounds} rounds, nats-server embedded")
+    print(
+        f"{total} events over {learners} learners, median of {rounds} rounds, nats-server embedded"
+    )
     print("ratio = ledger throughput / raw nats-py throughput (1.00 = as fast as raw)")
     for label, (ours, raw) in results.items():
         print(line(label, total, ours, raw))

@@ -19,7 +19,8 @@ schemas = typer.Typer(no_args_is_help=True, help="The event contract as JSON Sch
 app.add_typer(schemas, name="schemas")
 
 StateDir = Annotated[
-    Path | None, typer.Option("--state-dir", help="Local state (default .ledger or LEDGER_STATE_DIR)")
+    Path | None,
+    typer.Option("--state-dir", help="Local state (default .ledger or LEDGER_STATE_DIR)"),
 ]
 
 
@@ -43,7 +44,9 @@ def streams(state_dir: StateDir = None) -> None:
     async def show() -> None:
         nc = await nats.connect(devstate.nats_url(devstate.state_dir(state_dir)))
         js = nc.jetstream()
-        typer.echo(f"{'stream':<14}{'messages':>10}{'bytes':>12}{'first':>8}{'last':>8}{'consumers':>11}")
+        typer.echo(
+            f"{'stream':<14}{'messages':>10}{'bytes':>12}{'first':>8}{'last':>8}{'consumers':>11}"
+        )
         for spec in ALL:
             try:
                 state = (await js.stream_info(spec.name)).state

@@ -117,7 +117,10 @@ def run(state: Path, nats_port: int | None = None, ready_timeout: float = 60.0) 
         devstate.record(state, url, {c.name: c.url for c in children})
         for child in children:
             print(f"{child.name:<14} {child.url}  (ready; docs at {child.url}/docs)", flush=True)
-        print(f"logs in {state}; `ledgerctl token --role teacher --sub t1` for a token; Ctrl-C stops", flush=True)
+        print(
+            f"logs in {state}; `ledgerctl token --role teacher --sub t1` for a token; Ctrl-C stops",
+            flush=True,
+        )
         while not interrupted:
             for child in children:
                 if child.process.poll() is not None:

@@ -17,6 +17,7 @@ from typing import Annotated
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -182,7 +183,9 @@ class JwksHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def jwks_server(public_pem) -> Iterator[JwksServer]:
-    jwk = jwt.algorithms.ECAlgorithm.to_jwk(load_pem_public_key(public_pem), as_dict=True)
+    public_key = load_pem_public_key(public_pem)
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
     server = JwksServer(("127.0.0.1", 0), JwksHandler)
     server.document = json.dumps({"keys": [jwk | {"kid": "dev", "use": "sig"}]}).encode()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -251,9 +254,8 @@ async def get(app: FastAPI, headers: dict[str, str]) -> httpx.Response:
 async def test_a_caller_without_a_valid_token_is_asked_to_authenticate(
     verifier, authorization, detail
 ):
-    response = await get(
-        gradebook(verifier), {"Authorization": authorization} if authorization else {}
-    )
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await get(gradebook(verifier), headers)
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -282,17 +284,31 @@ def test_a_rule_must_name_at_least_one_known_role():
         allow("teachr")
 
 
+def current_auditor(auditor: Annotated[Principal, Depends(allow("auditor"))]) -> Principal:
+    """A dependency that is guarded itself, so any route using it is guarded."""
+    return auditor
+
+
 def test_routes_without_a_rule_are_reported_unless_public(verifier):
     app = gradebook(verifier)
     staff = APIRouter(prefix="/staff", dependencies=[Depends(allow("district_admin"))])
-    staff.get("/report")(lambda: {})
+
+    @staff.get("/report")
+    def report() -> dict[str, str]:
+        return {}
+
     app.include_router(staff)
 
-    def current_auditor(auditor: Annotated[Principal, Depends(allow("auditor"))]) -> Principal:
-        return auditor
+    @app.get("/audit")
+    def audit(auditor: Annotated[Principal, Depends(current_auditor)]) -> dict[str, str]:
+        return {}
 
-    app.get("/audit")(lambda auditor=Depends(current_auditor): {})
-    app.get("/healthz")(lambda: {})
-    app.get("/open")(lambda: {})
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {}
+
+    @app.get("/open")
+    def open_to_all() -> dict[str, str]:
+        return {}
 
     assert guarded_routes_missing(app, {"/healthz"}) == ["/open"]

@@ -28,10 +28,16 @@ async def test_appends_chain_each_learners_events_in_order(js):
     store = EventStore(js)
     first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
     await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
-    await store.append(ALICE, [recorded("learner-a", 2), recorded("learner-a", 3)], first.last_sequence)
+    await store.append(
+        ALICE, [recorded("learner-a", 2), recorded("learner-a", 3)], first.last_sequence
+    )
 
     events = await store.read(ALICE)
-    assert [e.envelope.data.evidence_id for e in events] == ["ev-learner-a-1", "ev-learner-a-2", "ev-learner-a-3"]
+    assert [e.envelope.data.evidence_id for e in events] == [
+        "ev-learner-a-1",
+        "ev-learner-a-2",
+        "ev-learner-a-3",
+    ]
     assert events[0].envelope.prevhash is None
     report = verify_chain((e.sequence, e.body) for e in events)
     assert report.intact and report.checked == 3
@@ -104,7 +110,9 @@ async def test_a_retried_append_after_a_lost_ack_reports_success(js):
 
 async def test_concurrent_appends_any_keep_one_unbroken_chain(js):
     store = EventStore(js)
-    await asyncio.gather(*(store.append(ALICE, [recorded("learner-a", n)], ANY) for n in range(1, 9)))
+    await asyncio.gather(
+        *(store.append(ALICE, [recorded("learner-a", n)], ANY) for n in range(1, 9))
+    )
 
     events = await store.read(ALICE)
     assert len(events) == 8
@@ -118,7 +126,9 @@ async def test_read_up_to_a_time_leaves_out_later_events(js):
     await asyncio.sleep(0.05)
     await store.append(ALICE, [recorded("learner-a", 2)])
 
-    assert [e.envelope.data.evidence_id for e in await store.read(ALICE, until=cut)] == ["ev-learner-a-1"]
+    assert [e.envelope.data.evidence_id for e in await store.read(ALICE, until=cut)] == [
+        "ev-learner-a-1"
+    ]
     assert len(await store.read(ALICE)) == 2
     assert await store.read(BOB) == []
 

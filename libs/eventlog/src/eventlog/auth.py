@@ -77,9 +77,7 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """The principal `token` proves, or InvalidToken saying why it proves nothing."""
         try:
-            key = (
-                self._key if self._jwks is None else self._jwks.get_signing_key_from_jwt(token).key
-            )
+            key = self._signing_key(token)
             algorithm = _algorithm_for(key)
             if algorithm is None:
                 raise InvalidToken("unsupported signing key")
@@ -97,6 +95,12 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(_reason(error)) from error
         return _principal(claims)
+
+    def _signing_key(self, token: str) -> Any:
+        # Any: a PEM or JWK may hold any kind of key; `_algorithm_for` decides which are accepted.
+        if self._jwks is None:
+            return self._key
+        return self._jwks.get_signing_key_from_jwt(token).key
 
 
 def verifier_from_settings(settings: Settings) -> TokenVerifier:

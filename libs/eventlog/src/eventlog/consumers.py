@@ -9,7 +9,7 @@ the old one had reached, so nothing is skipped or replayed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -27,7 +27,7 @@ class ConsumerSpec:
     name: str
     stream: str
     subjects: tuple[str, ...]
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_ack_pending: int = 1000
     description: str = ""
 
@@ -61,8 +61,8 @@ _RECONCILED = (
 
 
 def _differences(current: ConsumerConfig, wanted: ConsumerConfig) -> list[str]:
-    def norm(field: str, value: object) -> object:
-        if field == "filter_subjects":
+    def norm(name: str, value: object) -> object:
+        if name == "filter_subjects":
             return sorted(value or [])  # type: ignore[call-overload]
         if isinstance(value, list):
             return [round(v, 3) for v in value]
@@ -74,10 +74,10 @@ def _differences(current: ConsumerConfig, wanted: ConsumerConfig) -> list[str]:
         [current.filter_subject] if current.filter_subject else []
     )
     diffs = []
-    for field in _RECONCILED:
-        have = current_filters if field == "filter_subjects" else getattr(current, field)
-        if norm(field, have) != norm(field, getattr(wanted, field)):
-            diffs.append(field)
+    for name in _RECONCILED:
+        have = current_filters if name == "filter_subjects" else getattr(current, name)
+        if norm(name, have) != norm(name, getattr(wanted, name)):
+            diffs.append(name)
     return diffs
 
 

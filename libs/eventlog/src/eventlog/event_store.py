@@ -64,6 +64,10 @@ class Appended:
     already_stored: bool = False
 
 
+def _seq(msg: RawStreamMsg | None) -> int:
+    return int(msg.seq or 0) if msg is not None else 0
+
+
 def stream_of(timeline: Timeline) -> str:
     return STREAM_OF_FAMILY[timeline.family].name
 
@@ -98,7 +102,7 @@ class EventStore:
             except ConcurrencyConflict:
                 if expected is not ANY or attempt + 1 == self.any_attempts:
                     raise
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 (jitter)
         raise AssertionError("unreachable")
 
     async def _append_once(
@@ -110,7 +114,7 @@ class EventStore:
     ) -> Appended:
         stream = stream_of(timeline)
         last = await self._last_raw(stream, timeline.filter)
-        last_seq = last.seq if last else 0
+        last_seq = _seq(last)
         if isinstance(expected, int) and expected != last_seq:
             landed = await self._find_landed(stream, timeline, expected, [e.id for e in envelopes])
             if landed is not None:
@@ -146,7 +150,7 @@ class EventStore:
                     subject, body, timeout=self.publish_timeout, stream=stream, headers=headers
                 )
                 return ack.seq
-            except (NatsTimeout, NoRespondersError, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout, NoRespondersError):
                 log.warning("append: no ack for %s (try %d), retrying", msg_id, attempt + 1)
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
             except APIError as exc:
@@ -155,7 +159,8 @@ class EventStore:
                 landed = await self._find_landed(stream, timeline, expected, [msg_id])
                 if landed is not None:
                     return landed[0]
-                raise ConcurrencyConflict(timeline, expected, await self.last_sequence(timeline))
+                actual = await self.last_sequence(timeline)
+                raise ConcurrencyConflict(timeline, expected, actual) from None
         raise TimeoutError(f"append: no acknowledgement for event {msg_id}")
 
     async def _find_landed(
@@ -173,11 +178,11 @@ class EventStore:
             except NotFoundError:
                 return None
             if (msg.headers or {}).get(MSG_ID) == wanted[0]:
-                found.append(msg.seq)
+                found.append(_seq(msg))
                 wanted.pop(0)
             elif found:
                 return None
-            seq = msg.seq + 1
+            seq = _seq(msg) + 1
         return tuple(found)
 
     async def _last_raw(self, stream: str, subject_filter: str) -> RawStreamMsg | None:
@@ -189,11 +194,9 @@ class EventStore:
     async def last_sequence(self, timeline: Timeline) -> int:
         """The stream sequence of the entity's last event; 0 if it has none."""
         last = await self._last_raw(stream_of(timeline), timeline.filter)
-        return last.seq if last else 0
+        return _seq(last)
 
-    async def read(
-        self, timeline: Timeline, until: datetime | None = None
-    ) -> list[StoredEvent]:
+    async def read(self, timeline: Timeline, until: datetime | None = None) -> list[StoredEvent]:
         """The entity's events in log order, optionally only those stored up to `until`."""
         stream = stream_of(timeline)
         last = await self._last_raw(stream, timeline.filter)
@@ -213,7 +216,7 @@ class EventStore:
                 if until is not None and event.stored_at > until:
                     break
                 events.append(event)
-                if event.sequence >= last.seq:
+                if event.sequence >= _seq(last):
                     break
         finally:
             await sub.unsubscribe()

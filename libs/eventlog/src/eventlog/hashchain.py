@@ -23,7 +23,10 @@ class BrokenLink:
     found: str | None
 
     def __str__(self) -> str:
-        return f"event at sequence {self.sequence}: prevhash {self.found!r}, expected {self.expected!r}"
+        return (
+            f"event at sequence {self.sequence}: "
+            f"prevhash {self.found!r}, expected {self.expected!r}"
+        )
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,15 @@ log = logging.getLogger(__name__)
 class Projection(Protocol):
     """A read model fed from one stream."""
 
-    name: str
-    stream: str
-    subjects: tuple[str, ...]
+    @property
+    def name(self) -> str:
+        """Unique per read model; also names its checkpoint and durable consumer."""
+
+    @property
+    def stream(self) -> str: ...
+
+    @property
+    def subjects(self) -> tuple[str, ...]: ...
 
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
         """Fold one event into the read model (inside the projector's transaction)."""
@@ -125,7 +131,7 @@ class Projector:
             while True:
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
-                except (NatsTimeout, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeout):
                     continue
                 try:
                     await self.handle(msgs)
@@ -158,9 +164,7 @@ class Projector:
                 deliveries = failed.metadata.num_delivered
                 if self.retry.exhausted(deliveries):
                     async with self.sessions() as session, session.begin():
-                        await park(
-                            session, self.consumer.name, failed, reason_of(failure.cause)
-                        )
+                        await park(session, self.consumer.name, failed, reason_of(failure.cause))
                         await self._write_checkpoint(session, failed.metadata.sequence.stream)
                     await self._ack([failed])
                     pending = rest

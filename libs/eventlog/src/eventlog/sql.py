@@ -21,7 +21,12 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 runtime_metadata = MetaData()
@@ -78,5 +83,5 @@ async def create_tables(engine: AsyncEngine, *metadatas: MetaData) -> None:
             await conn.run_sync(metadata.create_all)
 
 
-def sessions(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -47,6 +47,10 @@ def _address(cls: type[Event]) -> tuple[str, list[str]]:
     return f"{cls.family}.{{district}}.{{{entity}}}.{cls.kind}", ["district", entity]
 
 
+def _stream_of(cls: type[Event]) -> streams.StreamSpec:
+    return streams.STREAM_OF_FAMILY.get(cls.family, streams.EVIDENCE)
+
+
 def asyncapi_document() -> dict[str, Any]:
     """Every channel, message and publishing operation of the system, AsyncAPI 3.0."""
     channels: dict[str, Any] = {}
@@ -76,7 +80,7 @@ def asyncapi_document() -> dict[str, Any]:
         }
         channels[channel_id] = {
             "address": address,
-            "description": f"Stream {streams.STREAM_OF_FAMILY.get(cls.family, streams.EVIDENCE).name}",
+            "description": f"Stream {_stream_of(cls).name}",
             "parameters": {p: {"description": "a subject token (pseudonymous)"} for p in params},
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }

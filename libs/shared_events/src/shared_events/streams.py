@@ -23,9 +23,7 @@ class StreamSpec:
     replicas: int = 1
 
 
-INGEST = StreamSpec(
-    "INGEST", ("ingest.*.*",), "Raw partner submissions, kept exactly as received."
-)
+INGEST = StreamSpec("INGEST", ("ingest.*.*",), "Raw partner submissions, kept exactly as received.")
 EVIDENCE = StreamSpec(
     "EVIDENCE",
     ("evidence.*.*.*", "rejections.*"),

@@ -119,6 +119,6 @@ def parse(subject: str) -> EntitySubject | IngestSubject | RejectionSubject:
     if head == "rejections" and len(parts) == 2:
         return RejectionSubject(token(parts[1], field="partner"))
     if head in FAMILIES and len(parts) == 4:
-        timeline = Timeline(head, parts[1], parts[2])  # type: ignore[arg-type]
+        timeline = Timeline(head, parts[1], parts[2])
         return EntitySubject(timeline, token(parts[3], field="kind"))
     raise UnsafeSubjectToken(f"subject: {subject!r} matches no subject of the system")

@@ -30,8 +30,10 @@ async def get_learner(learner_id: str, service: ServiceDep, principal: Staff) ->
     """A learner's registration record, by pseudonymous id."""
     async with service.sessions()() as session:
         row = (
-            await session.execute(select(learners).where(learners.c.learner_id == learner_id))
-        ).mappings().first()
+            (await session.execute(select(learners).where(learners.c.learner_id == learner_id)))
+            .mappings()
+            .first()
+        )
     if row is None or (principal.district and row["district"] != principal.district):
         raise HTTPException(404, detail=f"learner_id: no learner {learner_id!r} in your district")
     return LearnerView.model_validate(dict(row))

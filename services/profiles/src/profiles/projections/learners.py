@@ -32,7 +32,9 @@ class LearnersProjection:
         envelope = event.envelope
         match envelope.data:
             case LearnerRegistered() as registered:
-                await session.execute(learners.delete().where(learners.c.learner_id == registered.learner_id))
+                await session.execute(
+                    learners.delete().where(learners.c.learner_id == registered.learner_id)
+                )
                 await session.execute(
                     learners.insert().values(
                         learner_id=registered.learner_id,
@@ -47,7 +49,9 @@ class LearnersProjection:
                 await session.execute(
                     learners.update()
                     .where(learners.c.learner_id == erased.learner_id)
-                    .values(status="erased", school_id=None, grade_levels=[], erased_at=envelope.time)
+                    .values(
+                        status="erased", school_id=None, grade_levels=[], erased_at=envelope.time
+                    )
                 )
 
     async def reset(self, session: AsyncSession) -> None:

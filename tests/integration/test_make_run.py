@@ -1,0 +1,115 @@
+"""`make run` brings up NATS and four healthy services, no Docker; Ctrl-C stops them cleanly.
+
+Runs the same command the Makefile runs (`ledgerctl dev`) as a real process, then drives the
+system from outside: a registration published into the PROFILES stream is readable over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from eventlog.embedded_nats import port_is_free
+from shared_events import Envelope, encode
+from shared_events.events.profiles import LearnerRegistered
+from shared_events.pii import Sealed
+
+pytestmark = pytest.mark.integration
+
+LEDGERCTL = str(Path(sys.executable).parent / "ledgerctl")
+READY = re.compile(r"^(\w+)\s+(http://127\.0\.0\.1:\d+)\s+\(ready")
+NATS_LINE = re.compile(r"listening on (nats://127\.0\.0\.1:(\d+))")
+
+
+def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[str, dict[str, str]]:
+    services: dict[str, str] = {}
+    nats_url = ""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while len(services) < 4:
+        assert time.monotonic() < deadline, f"not ready in {timeout}s; saw {services}"
+        line = process.stdout.readline()
+        assert line, f"ledgerctl dev ended early with {process.poll()}"
+        if match := NATS_LINE.search(line):
+            nats_url = match.group(1)
+        if match := READY.match(line):
+            services[match.group(1)] = match.group(2)
+    return nats_url, services
+
+
+async def _register(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    event = LearnerRegistered(
+        learner_id="lrn-42", identity=Sealed(key_id="k", nonce="bg", ciphertext="Yw")
+    )
+    body, headers = encode(Envelope.wrap(event, source="test", subject="lrn-42", district="d1"))
+    await nc.jetstream().publish("profiles.d1.lrn-42.registered", body, headers=headers)
+    await nc.close()
+
+
+def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path):
+    state = tmp_path / "ledger"
+    process = subprocess.Popen(
+        [LEDGERCTL, "dev", "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        nats_url, services = _read_until_ready(process, timeout=120)
+        assert set(services) == {"profiles", "evidence", "pathways", "notifications"}
+        for url in services.values():
+            assert httpx.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
+            assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        recorded = json.loads((state / "dev.json").read_text())
+        assert recorded["nats_url"] == nats_url
+
+        asyncio.run(_register(nats_url))
+        token = subprocess.run(
+            [
+                LEDGERCTL,
+                "token",
+                "--role",
+                "teacher",
+                "--sub",
+                "t-1",
+                "--district",
+                "d1",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        deadline = time.monotonic() + 20
+        while True:
+            response = httpx.get(
+                f"{services['profiles']}/v1/learners/lrn-42",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            if response.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "active"
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    assert "stopped" in out
+    assert port_is_free(int(nats_url.rsplit(":", 1)[1])), "nats-server still listening after Ctrl-C"
+    for url in services.values():
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{url}/healthz", timeout=2)
