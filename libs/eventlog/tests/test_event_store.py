@@ -163,3 +163,34 @@ async def test_a_stored_v1_event_is_read_back_as_the_current_version(js):
     assert stored.envelope.schemaversion == 2
     assert stored.envelope.data.grade_levels == ("10",)
     assert json.loads(stored.body)["schemaversion"] == 1
+
+
+async def test_a_changed_stored_event_breaks_the_chain_at_the_next_link(js):
+    store = EventStore(js)
+    for n in (1, 2, 3):
+        await store.append(ALICE, [recorded("learner-a", n)])
+    events = [(e.sequence, e.body) for e in await store.read(ALICE)]
+    assert verify_chain(events).intact
+
+    seq, body = events[1]
+    forged = body.replace(b'"score":0.5', b'"score":1.0')
+    assert forged != body
+    report = verify_chain([events[0], (seq, forged), events[2]])
+
+    assert not report.intact
+    assert report.broken is not None
+    assert report.broken.sequence == events[2][0]
+    assert report.checked == 2
+    assert f"sequence {events[2][0]}" in str(report.broken)
+
+
+async def test_a_removed_event_breaks_the_chain_where_it_was(js):
+    store = EventStore(js)
+    for n in (1, 2, 3):
+        await store.append(ALICE, [recorded("learner-a", n)])
+    events = [(e.sequence, e.body) for e in await store.read(ALICE)]
+
+    report = verify_chain([events[0], events[2]])
+
+    assert report.broken is not None
+    assert report.broken.sequence == events[2][0]

@@ -67,3 +67,41 @@ async def test_a_raising_handler_is_redelivered_with_backoff_then_parked_and_the
     assert parked[0]["consumer"] == "pathways-mastery"
     assert parked[0]["deliveries"] == 3
     assert "pathway store unavailable" in parked[0]["reason"]
+
+
+async def test_the_trace_of_an_append_continues_in_the_handler(js, nats_url, tmp_path):
+    from opentelemetry import trace
+
+    from eventlog.telemetry import setup_telemetry
+
+    setup_telemetry("test")
+    tracer = trace.get_tracer("test")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    await create_tables(engine)
+    handlers = EventHandlers("profiles")
+    seen: list[int] = []
+
+    @handlers.on("evidence", stream="EVIDENCE", subjects=("evidence.*.*.recorded",))
+    async def on_recorded(event: StoredEvent) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    await handlers.prepare(js, engine)
+    broker = NatsBroker(nats_url)
+    broker.include_router(handlers.router)
+    await broker.start()
+    try:
+        with tracer.start_as_current_span("POST /v1/evidence") as request:
+            await EventStore(js).append(Timeline("evidence", "d1", "a"), [recorded("a", 1)])
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+    stored = await js.get_msg("EVIDENCE", seq=1)
+    assert stored.headers["traceparent"].split("-")[1] == format(
+        request.get_span_context().trace_id, "032x"
+    )
+    assert seen == [request.get_span_context().trace_id]

@@ -25,14 +25,17 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
+from opentelemetry.trace import SpanKind
 
 from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
+from eventlog.telemetry import current_trace_headers, tracer
 from shared_events import Envelope, Timeline, encode
 from shared_events.codec import MSG_ID
 from shared_events.streams import STREAM_OF_FAMILY
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
 EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: Final = "Nats-Expected-Last-Subject-Sequence-Subject"
@@ -93,16 +96,31 @@ class EventStore:
         expected: int | Expect = ANY,
         trace: Mapping[str, str] | None = None,
     ) -> Appended:
-        """Append `envelopes` to the end of `timeline`, which must end at `expected`."""
+        """Append `envelopes` to the end of `timeline`, which must end at `expected`.
+
+        The current trace context travels in the headers unless `trace` is given.
+        """
         if not envelopes:
             raise ValueError("append: nothing to append")
-        for attempt in range(self.any_attempts):
-            try:
-                return await self._append_once(timeline, envelopes, expected, trace)
-            except ConcurrencyConflict:
-                if expected is not ANY or attempt + 1 == self.any_attempts:
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 (jitter)
+        stream = stream_of(timeline)
+        with _tracer.start_as_current_span(
+            f"append {stream}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": stream,
+                "ledger.event_types": [e.type for e in envelopes],
+                "messaging.batch.message_count": len(envelopes),
+            },
+        ):
+            headers = dict(trace) if trace is not None else current_trace_headers()
+            for attempt in range(self.any_attempts):
+                try:
+                    return await self._append_once(timeline, envelopes, expected, headers)
+                except ConcurrencyConflict:
+                    if expected is not ANY or attempt + 1 == self.any_attempts:
+                        raise
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 (jitter)
         raise AssertionError("unreachable")
 
     async def _append_once(

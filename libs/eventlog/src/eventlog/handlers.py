@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventlog.consumers import ConsumerSpec, ensure_consumer
 from eventlog.redelivery import RetryPolicy, park, reason_of
 from eventlog.sql import sessions
 from eventlog.stored import StoredEvent
+from eventlog.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
 
@@ -87,7 +90,18 @@ class EventHandlers:
         async def deliver(message: NatsMessage) -> None:
             raw = message.raw_message
             try:
-                await handler(StoredEvent.from_msg(raw))
+                with _tracer.start_as_current_span(
+                    f"handle {spec.name}",
+                    context=context_from_headers(raw.headers),
+                    kind=SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.destination.name": spec.stream,
+                        "messaging.consumer.group.name": spec.name,
+                        "ledger.sequence": raw.metadata.sequence.stream,
+                    },
+                ):
+                    await handler(StoredEvent.from_msg(raw))
             except Exception as exc:
                 deliveries = raw.metadata.num_delivered
                 if not spec.retry.exhausted(deliveries) or self._engine is None:
