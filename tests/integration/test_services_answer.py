@@ -9,7 +9,6 @@ import pytest
 import evidence.app
 import notifications.app
 import pathways.app
-import profiles.app
 from eventlog.event_store import EventStore
 from shared_events import Envelope, Timeline
 from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
