@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -140,6 +141,32 @@ async def raw_fetch(js: JetStreamContext, total: int) -> float:
     return elapsed
 
 
+async def raw_fetch_with_sql(js: JetStreamContext, total: int, db: Path) -> float:
+    """The same SQL as the projection, hand-written over raw nats-py: no checkpoint, no decode."""
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    await create_tables(engine, metadata)
+    sub = await js.pull_subscribe("evidence.*.*.recorded", durable="bench-sql", stream="EVIDENCE")
+    start = time.perf_counter()
+    seen = 0
+    while seen < total:
+        msgs = await sub.fetch(256, timeout=2)
+        async with engine.begin() as conn:
+            for msg in msgs:
+                learner = json.loads(msg.data)["subject"]
+                updated = await conn.execute(
+                    counts.update().where(counts.c.learner_id == learner).values(n=counts.c.n + 1)
+                )
+                if updated.rowcount == 0:
+                    await conn.execute(counts.insert().values(learner_id=learner, n=1))
+        for msg in msgs:
+            await msg.ack()
+        seen += len(msgs)
+    elapsed = time.perf_counter() - start
+    await sub.unsubscribe()
+    await engine.dispose()
+    return elapsed
+
+
 def line(label: str, events: int, ours: list[float], raw: list[float]) -> str:
     o, r = statistics.median(ours), statistics.median(raw)
     return (
@@ -174,6 +201,13 @@ async def main(events: int, learners: int, rounds: int) -> None:
                 ours.append(await projector_run(js, total, Path(tmp) / f"proj{r}.db"))
                 raw.append(await raw_fetch(js, total))
             results["projector into SQLite (batch 256)"] = (ours, raw)
+            ours, raw = [], []
+            for r in range(rounds):
+                await reset(js)
+                await raw_publishes(js, learners, per_learner, 16)
+                ours.append(await projector_run(js, total, Path(tmp) / f"p{r}.db"))
+                raw.append(await raw_fetch_with_sql(js, total, Path(tmp) / f"s{r}.db"))
+            results["projector vs the same SQL over raw nats-py"] = (ours, raw)
         finally:
             await nc.close()
             server.stop()
