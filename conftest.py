@@ -45,7 +45,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     if _docker_available():
-        from testcontainers.nats import NatsContainer
+        from testcontainers.community.nats import NatsContainer
 
         with NatsContainer("nats:2.12-alpine", jetstream=True) as container:
             yield container.nats_uri()
@@ -93,7 +93,7 @@ _container = None
 
 def _postgres_container() -> str:
     global _container
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     _container = PostgresContainer("postgres:16-alpine", driver="asyncpg")
     _container.start()
