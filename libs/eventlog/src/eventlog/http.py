@@ -6,16 +6,18 @@ start-up error, so access is denied by default.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from eventlog.auth import guarded_routes_missing, verifier_from_settings
 from eventlog.logs import setup_logging
 from eventlog.service import Service
+from eventlog.settings import Settings
 from eventlog.telemetry import setup_telemetry
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -82,3 +84,11 @@ ServiceDep = Annotated[Service, Depends(_service)]
 def problem(status: int, field: str, rule: str, **extra: Any) -> JSONResponse:
     """A 4xx answer that names the field and the rule it broke."""
     return JSONResponse({"detail": [{"field": field, "rule": rule, **extra}]}, status_code=status)
+
+
+def serve(create_app: Callable[[Settings], FastAPI], service: str) -> None:
+    """Run a service's app with uvicorn on the configured host and port (the process entry)."""
+    settings = Settings(service=service)
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
+    )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uvicorn
 from fastapi import FastAPI
 
-from eventlog.http import create_http_app
+from eventlog.http import create_http_app, serve
 from eventlog.service import Service, ServiceParts
 from eventlog.settings import Settings
 from notifications.api import inbox as inbox_api
@@ -30,7 +29,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    settings = Settings(service=NAME)
-    uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None
-    )
+    serve(create_app, NAME)
