@@ -6,7 +6,6 @@ system from outside: a registration published into the PROFILES stream is readab
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -16,17 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from eventlog.embedded_nats import port_is_free
-from shared_events import Envelope, encode
-from shared_events.events.profiles import LearnerRegistered
-from shared_events.pii import Sealed
 
 pytestmark = pytest.mark.integration
 
 LEDGERCTL = str(Path(sys.executable).parent / "ledgerctl")
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "oneroster"
 READY = re.compile(r"^(\w+)\s+(http://127\.0\.0\.1:\d+)\s+\(ready")
 NATS_LINE = re.compile(r"listening on (nats://127\.0\.0\.1:(\d+))")
 
@@ -47,16 +43,6 @@ def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[s
     return nats_url, services
 
 
-async def _register(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
-    event = LearnerRegistered(
-        learner_id="lrn-42", identity=Sealed(key_id="k", nonce="bg", ciphertext="Yw")
-    )
-    body, headers = encode(Envelope.wrap(event, source="test", subject="lrn-42", district="d1"))
-    await nc.jetstream().publish("profiles.d1.lrn-42.registered", body, headers=headers)
-    await nc.close()
-
-
 def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path):
     state = tmp_path / "ledger"
     process = subprocess.Popen(
@@ -74,15 +60,14 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
         recorded = json.loads((state / "dev.json").read_text())
         assert recorded["nats_url"] == nats_url
 
-        asyncio.run(_register(nats_url))
         token = subprocess.run(
             [
                 LEDGERCTL,
                 "token",
                 "--role",
-                "teacher",
+                "district_admin",
                 "--sub",
-                "t-1",
+                "per-admin",
                 "--district",
                 "d1",
                 "--state-dir",
@@ -92,18 +77,46 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
             text=True,
             check=True,
         ).stdout.strip()
+        admin = {"Authorization": f"Bearer {token}"}
+        registered = httpx.post(
+            f"{services['profiles']}/v1/learners",
+            json={"sis_id": "sis-42", "given_name": "Ada", "family_name": "Byron"},
+            headers=admin,
+            timeout=10,
+        )
+        assert registered.status_code == 201, registered.text
+        learner_id = registered.json()["learner_id"]
         deadline = time.monotonic() + 20
         while True:
             response = httpx.get(
-                f"{services['profiles']}/v1/learners/lrn-42",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=5,
+                f"{services['profiles']}/v1/learners/{learner_id}", headers=admin, timeout=5
             )
             if response.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "active"
+        assert response.json()["name"]["given_name"] == "Ada"
+
+        bundle = SHARED / "catalyst-moodle-enrol_oneroster" / "Test_full_data_set"
+        if bundle.is_dir():  # the team's shared fixtures; absent outside the team
+            imported = subprocess.run(
+                [
+                    LEDGERCTL,
+                    "roster",
+                    "import",
+                    str(bundle),
+                    "--district",
+                    "d1",
+                    "--state-dir",
+                    str(state),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            assert imported.returncode == 0, imported.stderr
+            assert "LearnerRegistered" not in imported.stderr
+            assert "Register" in imported.stdout
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)

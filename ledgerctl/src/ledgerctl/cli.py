@@ -17,6 +17,8 @@ from shared_events.streams import ALL
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 schemas = typer.Typer(no_args_is_help=True, help="The event contract as JSON Schema and AsyncAPI.")
 app.add_typer(schemas, name="schemas")
+roster = typer.Typer(no_args_is_help=True, help="District rosters (OneRoster 1.1 CSV).")
+app.add_typer(roster, name="roster")
 
 StateDir = Annotated[
     Path | None,
@@ -60,6 +62,47 @@ def streams(state_dir: StateDir = None) -> None:
         await nc.close()
 
     asyncio.run(show())
+
+
+def _dev_token(state: Path, role: str, sub: str, district: str | None) -> str:
+    settings = Settings()
+    private_key, _ = ensure_dev_keypair(state)
+    return issue_token(
+        private_key.read_bytes(),
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        subject=sub,
+        roles=[role],
+        district=district,
+    )
+
+
+@roster.command("import")
+def roster_import(
+    path: Annotated[Path, typer.Argument(help="a bundle directory or zip", exists=True)],
+    district: Annotated[str, typer.Option(help="the district the roster belongs to")],
+    url: Annotated[str | None, typer.Option(help="profiles service URL")] = None,
+    bearer: Annotated[
+        str | None, typer.Option("--token", help="a district_admin token (default: a dev token)")
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Import a roster: only the differences from what is recorded are appended."""
+    from ledgerctl.roster import post_bundle
+
+    state = devstate.state_dir(state_dir)
+    target = url or devstate.service_url(state, "profiles")
+    jwt = bearer or _dev_token(state, "district_admin", "ledgerctl", district)
+    status, body = post_bundle(target, jwt, path)
+    if status != 200:
+        detail = body.get("detail")
+        for problem in detail if isinstance(detail, list) else [detail]:
+            typer.echo(f"refused ({status}): {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"changes: {body['changes'] or 'none'}; events appended: {body['appended']}")
+    warnings = body.get("warnings")
+    for warning in warnings if isinstance(warnings, list) else []:
+        typer.echo(f"warning: {warning}")
 
 
 @app.command()

@@ -27,3 +27,11 @@ def nats_url(state: Path) -> str:
     if path.exists():
         return str(json.loads(path.read_text())["nats_url"])
     return "nats://127.0.0.1:4222"
+
+
+def service_url(state: Path, service: str) -> str:
+    """Where a running `ledgerctl dev` serves `service`."""
+    path = state / "dev.json"
+    if not path.exists():
+        raise SystemExit(f"no running `ledgerctl dev` found in {state}; pass --url")
+    return str(json.loads(path.read_text())["services"][service])

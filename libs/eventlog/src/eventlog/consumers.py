@@ -30,6 +30,13 @@ class ConsumerSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_ack_pending: int = 1000
     description: str = ""
+    deliver_group: str | None = None
+    """Set for push consumers (handlers): their messages go to `deliver_subject`, shared by
+    every replica in this queue group."""
+
+    @property
+    def deliver_subject(self) -> str | None:
+        return f"_ledger.deliver.{self.deliver_group}" if self.deliver_group else None
 
     def config(self, start_sequence: int | None = None) -> ConsumerConfig:
         # Redelivery after a crash waits ack_wait; after a failure the handler NAKs with the
@@ -43,6 +50,8 @@ class ConsumerSpec:
             max_deliver=self.retry.max_deliver,
             max_ack_pending=self.max_ack_pending,
             filter_subjects=list(self.subjects),
+            deliver_subject=self.deliver_subject,
+            deliver_group=self.deliver_group,
             deliver_policy=(
                 DeliverPolicy.BY_START_SEQUENCE if start_sequence else DeliverPolicy.ALL
             ),
@@ -57,6 +66,8 @@ _RECONCILED = (
     "filter_subjects",
     "description",
     "ack_policy",
+    "deliver_subject",
+    "deliver_group",
 )
 
 

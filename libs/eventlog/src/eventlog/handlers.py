@@ -1,10 +1,15 @@
-"""Event handlers on FastStream: one router per service, each handler a durable pull consumer.
+"""Event handlers on FastStream: one router per service, each handler a durable consumer.
 
 `EventHandlers.on(...)` reads like a table row: consumer name, stream, subjects, function. The
 function receives a decoded `StoredEvent`. Acknowledgement is explicit: ack after the function
 returns; on an exception NAK with the retry policy's backoff; after the last delivery park the
-event with its reason (in SQL) and ack it, so the events behind it keep flowing. The durable is
-created and reconciled by `eventlog.consumers` before FastStream binds to it.
+event with its reason (in SQL) and ack it, so the events behind it keep flowing.
+
+Handlers are push consumers in a queue group (every replica of the service shares one durable)
+with one message in flight by default, so events are handled in log order even across a retry.
+The durable is created and reconciled by `eventlog.consumers` before FastStream binds to it.
+(FastStream 0.7.8's pull subscribers stop on nats-py 2.16's fetch timeouts and restart noisily;
+push delivery avoids both that and the latency of batch collection.)
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import JStream, NatsMessage, NatsRouter
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,14 +58,17 @@ class EventHandlers:
         stream: str,
         subjects: tuple[str, ...],
         retry: RetryPolicy | None = None,
-        batch_size: int = 32,
+        in_flight: int = 1,
     ) -> Callable[[Handler], Handler]:
+        durable = f"{self.service}-{name}"
         spec = ConsumerSpec(
-            name=f"{self.service}-{name}",
+            name=durable,
             stream=stream,
             subjects=subjects,
             retry=retry or RetryPolicy(),
+            max_ack_pending=in_flight,
             description=f"{self.service} handler {name}",
+            deliver_group=durable,
         )
 
         def register(handler: Handler) -> Handler:
@@ -68,8 +76,8 @@ class EventHandlers:
             self.router.subscriber(
                 subjects[0],
                 stream=JStream(stream, declare=False),
-                durable=spec.name,
-                pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+                # nats-py binds a queue subscription to the durable of the same name.
+                queue=spec.name,
                 ack_policy=AckPolicy.MANUAL,
                 title=spec.name,
                 description=handler.__doc__,

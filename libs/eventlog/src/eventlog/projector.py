@@ -116,6 +116,20 @@ class Projector:
             )
         return int(value or 0)
 
+    async def caught_up(self) -> bool:
+        """Every event delivered so far is applied (or parked) and nothing is waiting."""
+        info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        return not info.num_pending and await self.checkpoint() >= delivered
+
+    async def wait_caught_up(self, timeout: float = 10.0) -> None:
+        """Wait until the read model reflects the log, before deciding from it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await self.caught_up():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"read model {self.projection.name} is still catching up")
+            await asyncio.sleep(0.02)
+
     async def lag(self) -> int:
         """How many stored events of its subjects the projection has not applied yet."""
         info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)

@@ -73,6 +73,12 @@ class Service:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return sessions(self.engine)
 
+    def projector(self, name: str) -> Projector:
+        for projector in self.projectors:
+            if projector.projection.name == name:
+                return projector
+        raise KeyError(f"no projector {name!r} in {self.parts.name}")
+
     async def start(self) -> None:
         name = self.parts.name
         self._nc = await connect(self.settings.nats_url, name=name)
@@ -85,7 +91,10 @@ class Service:
             await projector.start()
         if self.parts.handlers and self.parts.handlers.subscriptions:
             await self.parts.handlers.prepare(self._js, self._engine)
-            self._broker = NatsBroker(self.settings.nats_url, max_reconnect_attempts=-1)
+            # Per-message access logs go to DEBUG: they halve throughput and say little.
+            self._broker = NatsBroker(
+                self.settings.nats_url, max_reconnect_attempts=-1, log_level=logging.DEBUG
+            )
             self._broker.include_router(self.parts.handlers.router)
             await self._broker.start()
         log.info("%s started", name)

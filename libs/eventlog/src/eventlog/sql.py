@@ -68,9 +68,11 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
-    # WAL lets queries read while a projector writes; foreign keys are off by default in SQLite.
+    # WAL lets queries read while a projector writes; foreign keys are off by default in SQLite;
+    # secure_delete overwrites deleted rows, so a destroyed data key leaves no bytes behind.
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

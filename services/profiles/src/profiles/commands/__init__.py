@@ -1,0 +1,1 @@
+"""Commands of the profiles service: decided against its own state, appended to PROFILES."""

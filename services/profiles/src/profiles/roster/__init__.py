@@ -1,0 +1,1 @@
+"""OneRoster 1.1 CSV bundles, read and validated at the edge."""
