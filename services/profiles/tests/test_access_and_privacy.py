@@ -327,9 +327,7 @@ async def test_staff_find_a_learner_by_sis_id_and_the_lookup_is_disclosed(world)
     assert by_learner.status_code == 403
 
     async def disclosed():
-        listed = await client.get(
-            f"/v1/learners/{who.learner(student)}/disclosures", headers=admin
-        )
+        listed = await client.get(f"/v1/learners/{who.learner(student)}/disclosures", headers=admin)
         return [d for d in listed.json() if d["viewer_id"] == "per-admin"]
 
     assert await _until(disclosed)
