@@ -4,9 +4,9 @@ lifecycle. Built from settings by the service's `app.py`; nothing connects until
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,18 +100,29 @@ class Service:
         log.info("%s started", name)
 
     async def stop(self) -> None:
+        """Stop consuming, then close connections; a step that hangs is logged and skipped so
+        shutdown always completes (the log keeps everything a restart needs)."""
         if self._broker is not None:
-            await self._broker.stop()
+            await self._bounded("handlers", self._broker.stop())
             self._broker = None
         for projector in self.projectors:
-            await projector.stop()
+            await self._bounded(f"projector {projector.projection.name}", projector.stop())
         if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
+            await self._bounded("nats connection", self._nc.drain())
             self._nc = self._js = None
         if self._engine is not None:
-            await self._engine.dispose()
+            await self._bounded("database engine", self._engine.dispose())
             self._engine = None
+
+    async def _bounded(self, what: str, step: Awaitable[object], timeout: float = 10.0) -> None:
+        try:
+            await asyncio.wait_for(step, timeout)
+        except TimeoutError:
+            log.error(
+                "%s: stopping the %s took over %.0fs; going on", self.parts.name, what, timeout
+            )
+        except Exception as exc:
+            log.warning("%s: stopping the %s failed: %s", self.parts.name, what, exc)
 
     async def readiness(self) -> dict[str, Any]:
         """What /readyz reports: NATS connected, streams present, projectors caught up."""
