@@ -112,7 +112,9 @@ async def _admin(url: str, sql: str) -> None:
     import asyncpg
 
     admin = make_url(url).set(drivername="postgresql")
-    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    conn = await asyncpg.connect(
+        admin.render_as_string(hide_password=False), timeout=10, command_timeout=60
+    )
     try:
         await conn.execute(sql)
     finally:
