@@ -137,8 +137,14 @@ def token(
 def export_schemas(
     directory: Annotated[Path, typer.Argument(help="where to write")] = Path("docs/schemas"),
 ) -> None:
-    """Write a JSON Schema per event and asyncapi.json."""
+    """Write a JSON Schema per event, asyncapi.json, and the native ingest format's schema."""
+    import json
+
+    from evidence.ingest.native import NATIVE_SCHEMA
     from shared_events.schema_export import export
 
     written = export(directory)
-    typer.echo(f"wrote {len(written)} files to {directory}")
+    native = directory / "ingest" / "native-evidence.json"
+    native.parent.mkdir(parents=True, exist_ok=True)
+    native.write_text(json.dumps(NATIVE_SCHEMA, indent=2) + "\n")
+    typer.echo(f"wrote {len(written) + 1} files to {directory}")

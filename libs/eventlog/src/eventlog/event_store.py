@@ -30,7 +30,8 @@ from opentelemetry.trace import SpanKind
 from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
 from eventlog.telemetry import current_trace_headers, tracer
-from shared_events import Envelope, Timeline, encode
+from shared_events import Envelope, encode
+from shared_events.subjects import Chain
 from shared_events.codec import MSG_ID
 from shared_events.streams import STREAM_OF_FAMILY
 
@@ -55,7 +56,7 @@ NO_EVENTS: Final = 0
 class ConcurrencyConflict(Exception):
     """The entity's history moved on since the caller read it; reload, decide again."""
 
-    def __init__(self, timeline: Timeline, expected: int, actual: int) -> None:
+    def __init__(self, timeline: Chain, expected: int, actual: int) -> None:
         super().__init__(f"{timeline.filter}: expected last sequence {expected}, found {actual}")
         self.timeline, self.expected, self.actual = timeline, expected, actual
 
@@ -71,7 +72,7 @@ def _seq(msg: RawStreamMsg | None) -> int:
     return int(msg.seq or 0) if msg is not None else 0
 
 
-def stream_of(timeline: Timeline) -> str:
+def stream_of(timeline: Chain) -> str:
     return STREAM_OF_FAMILY[timeline.family].name
 
 
@@ -91,7 +92,7 @@ class EventStore:
 
     async def append(
         self,
-        timeline: Timeline,
+        timeline: Chain,
         envelopes: Sequence[Envelope],
         expected: int | Expect = ANY,
         trace: Mapping[str, str] | None = None,
@@ -125,7 +126,7 @@ class EventStore:
 
     async def _append_once(
         self,
-        timeline: Timeline,
+        timeline: Chain,
         envelopes: Sequence[Envelope],
         expected: int | Expect,
         trace: Mapping[str, str] | None,
@@ -154,7 +155,7 @@ class EventStore:
     async def _publish(
         self,
         stream: str,
-        timeline: Timeline,
+        timeline: Chain,
         subject: str,
         body: bytes,
         headers: dict[str, str],
@@ -182,7 +183,7 @@ class EventStore:
         raise TimeoutError(f"append: no acknowledgement for event {msg_id}")
 
     async def _find_landed(
-        self, stream: str, timeline: Timeline, after: int, ids: Sequence[str]
+        self, stream: str, timeline: Chain, after: int, ids: Sequence[str]
     ) -> tuple[int, ...] | None:
         """If events with `ids` were already stored after `after`, their sequences, in order."""
         wanted = list(ids)
@@ -209,12 +210,12 @@ class EventStore:
         except NotFoundError:
             return None
 
-    async def last_sequence(self, timeline: Timeline) -> int:
+    async def last_sequence(self, timeline: Chain) -> int:
         """The stream sequence of the entity's last event; 0 if it has none."""
         last = await self._last_raw(stream_of(timeline), timeline.filter)
         return _seq(last)
 
-    async def read(self, timeline: Timeline, until: datetime | None = None) -> list[StoredEvent]:
+    async def read(self, timeline: Chain, until: datetime | None = None) -> list[StoredEvent]:
         """The entity's events in log order, optionally only those stored up to `until`."""
         stream = stream_of(timeline)
         last = await self._last_raw(stream, timeline.filter)

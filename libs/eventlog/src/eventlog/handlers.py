@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, NatsRouter
@@ -27,19 +28,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from eventlog.consumers import ConsumerSpec, ensure_consumer
 from eventlog.redelivery import RetryPolicy, park, reason_of
 from eventlog.sql import sessions
-from eventlog.stored import StoredEvent
+from eventlog.stored import RawStored, StoredEvent
 from eventlog.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
+RawHandler = Callable[[RawStored], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Subscription:
     spec: ConsumerSpec
-    handler: Handler
+    handler: Handler | RawHandler
 
 
 class EventHandlers:
@@ -59,7 +61,9 @@ class EventHandlers:
         subjects: tuple[str, ...],
         retry: RetryPolicy | None = None,
         in_flight: int = 1,
-    ) -> Callable[[Handler], Handler]:
+        raw: bool = False,
+    ) -> Callable[[Any], Any]:
+        """Register a handler; with `raw=True` it receives undecoded `RawStored` messages."""
         durable = f"{self.service}-{name}"
         spec = ConsumerSpec(
             name=durable,
@@ -71,7 +75,7 @@ class EventHandlers:
             deliver_group=durable,
         )
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: Any) -> Any:
             self.subscriptions.append(Subscription(spec, handler))
             self.router.subscriber(
                 subjects[0],
@@ -81,19 +85,24 @@ class EventHandlers:
                 ack_policy=AckPolicy.MANUAL,
                 title=spec.name,
                 description=handler.__doc__,
-            )(self._delivery(spec, handler))
+            )(self._delivery(spec, handler, raw))
             return handler
 
         return register
 
-    async def prepare(self, js: JetStreamContext, engine: AsyncEngine) -> None:
+    async def prepare(
+        self, js: JetStreamContext, engine: AsyncEngine, ack_wait: float | None = None
+    ) -> None:
         """Create or reconcile every durable before the broker binds; remember where to park."""
         self._engine = engine
         for subscription in self.subscriptions:
-            await ensure_consumer(js, subscription.spec)
+            spec = subscription.spec
+            if ack_wait is not None:
+                spec = replace(spec, retry=replace(spec.retry, ack_wait=ack_wait))
+            await ensure_consumer(js, spec)
 
     def _delivery(
-        self, spec: ConsumerSpec, handler: Handler
+        self, spec: ConsumerSpec, handler: Any, raw_delivery: bool
     ) -> Callable[[NatsMessage], Awaitable[None]]:
         async def deliver(message: NatsMessage) -> None:
             raw = message.raw_message
@@ -109,7 +118,8 @@ class EventHandlers:
                         "ledger.sequence": raw.metadata.sequence.stream,
                     },
                 ):
-                    await handler(StoredEvent.from_msg(raw))
+                    decoded = RawStored.from_msg(raw) if raw_delivery else StoredEvent.from_msg(raw)
+                    await handler(decoded)
             except Exception as exc:
                 deliveries = raw.metadata.num_delivered
                 if not spec.retry.exhausted(deliveries) or self._engine is None:

@@ -90,7 +90,9 @@ class Service:
         for projector in self.projectors:
             await projector.start()
         if self.parts.handlers and self.parts.handlers.subscriptions:
-            await self.parts.handlers.prepare(self._js, self._engine)
+            await self.parts.handlers.prepare(
+                self._js, self._engine, ack_wait=self.settings.handler_ack_wait
+            )
             # Per-message access logs go to DEBUG: they halve throughput and say little.
             self._broker = NatsBroker(
                 self.settings.nats_url, max_reconnect_attempts=-1, log_level=logging.DEBUG

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         1000, description="/readyz fails while a projector is more events than this behind"
     )
     stream_replicas: int = 1
+    handler_ack_wait: float = Field(
+        30.0, description="seconds before an unacknowledged handler message is redelivered"
+    )
 
     def sqlalchemy_url(self) -> str:
         """The read-model database: DATABASE_URL, else a SQLite file in the state directory."""

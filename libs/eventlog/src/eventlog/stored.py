@@ -31,3 +31,27 @@ class StoredEvent:
             body=msg.data,
             envelope=decode(msg.data),
         )
+
+
+@dataclass(frozen=True)
+class RawStored:
+    """A message as stored, undecoded: raw partner submissions in INGEST are not envelopes."""
+
+    stream: str
+    sequence: int
+    subject: str
+    stored_at: datetime
+    body: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def from_msg(cls, msg: Msg) -> RawStored:
+        meta = msg.metadata
+        return cls(
+            meta.stream,
+            meta.sequence.stream,
+            msg.subject,
+            meta.timestamp,
+            msg.data,
+            dict(msg.headers or {}),
+        )

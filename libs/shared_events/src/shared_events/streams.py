@@ -45,6 +45,7 @@ ALL: tuple[StreamSpec, ...] = (INGEST, EVIDENCE, PROFILES, PATHWAYS, NOTIFICATIO
 
 STREAM_OF_FAMILY = {
     "evidence": EVIDENCE,
+    "rejections": EVIDENCE,
     "profiles": PROFILES,
     "pathways": PATHWAYS,
     "frameworks": PATHWAYS,

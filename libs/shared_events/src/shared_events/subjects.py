@@ -91,6 +91,28 @@ def rejections(partner: str) -> str:
 
 
 @dataclass(frozen=True)
+class RejectionLog:
+    """A partner's rejections, `rejections.<partner>`: chained and appended like a timeline."""
+
+    partner: str
+    family: Literal["rejections"] = "rejections"
+
+    def __post_init__(self) -> None:
+        token(self.partner, field="partner")
+
+    @property
+    def filter(self) -> str:
+        return f"rejections.{self.partner}"
+
+    def subject(self, kind: str) -> str:
+        return self.filter
+
+
+Chain = Timeline | RejectionLog
+"""Anything the event store appends to: one entity's (or one partner's) hash-chained events."""
+
+
+@dataclass(frozen=True)
 class EntitySubject:
     timeline: Timeline
     kind: str

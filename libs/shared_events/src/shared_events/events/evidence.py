@@ -58,15 +58,20 @@ class EvidenceVoided(Event):
 
 
 class EvidenceHeld(Event):
-    """Evidence for a learner the district has not registered yet; decided once they are."""
+    """Evidence for a learner the district has not registered yet; recorded and decided once
+    they are (it carries everything EvidenceRecorded needs)."""
 
     event_type = "evidence.evidence_held"
     kind = "held"
 
     evidence_id: str
+    learner_id: str
     competency_id: str
+    score: float = Field(ge=0.0, le=1.0)
+    observed_at: AwareDatetime
     partner: str
     source_id: str
+    source_format: IngestFormat
     ingest_sequence: int = Field(ge=1)
 
 
@@ -85,6 +90,43 @@ class PolicyRef(Value):
     ]
     version: int = Field(ge=1)
     params: dict[str, float] = Field(default_factory=dict)
+
+
+class PolicySet(Event):
+    """The mastery policy for a district, a framework or one competency, from now on."""
+
+    event_type = "evidence.policy_set"
+    kind = "policy_set"
+
+    scope: Literal["district", "framework", "competency"]
+    scope_id: str
+    policy: PolicyRef
+    mastery_threshold: float = Field(ge=0.0, le=1.0)
+    level_names: tuple[str, ...]
+    level_thresholds: tuple[float, ...]
+    set_by: str
+
+
+class AlignmentsSet(Event):
+    """Which competency an assessment activity (an xAPI/Caliper object id) provides evidence of."""
+
+    event_type = "evidence.alignments_set"
+    kind = "alignments_set"
+
+    alignments: dict[str, str] = Field(description="activity id → competency id")
+    set_by: str
+
+
+class IngestConfigured(Event):
+    """Which partners may send a district's evidence, and which SIS account home pages are the
+    district's (an xAPI/Caliper account on one of them names a learner by SIS id)."""
+
+    event_type = "evidence.ingest_configured"
+    kind = "ingest_configured"
+
+    partners: tuple[str, ...]
+    sis_home_pages: tuple[str, ...] = ()
+    set_by: str
 
 
 class EvidenceUsed(Value):

@@ -13,6 +13,7 @@ from shared_events.envelope import Event, Value
 
 class CompetencyDefinition(Value):
     competency_id: str = Field(description="the CASE CFItem identifier")
+    uri: str | None = Field(default=None, description="the CFItem's URI, as partners may cite it")
     code: str | None = None
     statement: str
     parent_id: str | None = None

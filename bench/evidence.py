@@ -1,0 +1,178 @@
+"""Evidence benchmark: N native submissions for M learners published to INGEST; time until
+every MasteryDecided is in the log.
+
+Beside it, in the same run: raw nats-py doing the same consume + 2 publishes per input, and the
+`eventsourcing` library saving the same two events per input to SQLite. Asserts nothing.
+
+    make bench      # or: .venv/bin/python bench/evidence.py --events 2000 --learners 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import nats
+from nats.js import JetStreamContext
+
+from eventlog.embedded_nats import EmbeddedNats, free_port
+from eventlog.event_store import EventStore
+from eventlog.settings import Settings
+from evidence.app import create_app
+from shared_events import Envelope, Timeline
+from shared_events.events.pathways import CompetencyDefinition, FrameworkImported
+from shared_events.events.profiles import LearnerRegistered
+from shared_events.pii import Sealed
+
+DISTRICT, PARTNER = "d1", "bench"
+
+
+def submission(n: int, learners: int) -> bytes:
+    return json.dumps(
+        {
+            "id": f"s-{n}",
+            "district": DISTRICT,
+            "learner_sis_id": f"sis-{n % learners}",
+            "competency": f"c{n % 5}",
+            "scaled": (n % 10) / 10,
+            "observed_at": f"2026-10-{1 + n % 28:02d}T09:00:00Z",
+        }
+    ).encode()
+
+
+async def setup(ctx: object, js: JetStreamContext, learners: int) -> None:
+    store = EventStore(js)
+    framework = FrameworkImported(
+        framework_id="fw",
+        version=1,
+        title="bench",
+        competencies=tuple(
+            CompetencyDefinition(competency_id=f"c{i}", statement="x") for i in range(5)
+        ),
+        content_hash="0" * 64,
+    )
+    await store.append(
+        Timeline("frameworks", DISTRICT, "fw"),
+        [Envelope.wrap(framework, source="bench", subject="fw", district=DISTRICT)],
+    )
+    sealed = Sealed(key_id="k", nonce="bm9uY2Vub25jZTE", ciphertext="c2VhbGVk")
+    for i in range(learners):
+        learner = ctx.ids.learner_id(DISTRICT, f"sis-{i}")  # type: ignore[attr-defined]
+        event = LearnerRegistered(learner_id=learner, identity=sealed)
+        await store.append(
+            Timeline("profiles", DISTRICT, learner),
+            [Envelope.wrap(event, source="bench", subject=learner, district=DISTRICT)],
+        )
+
+
+async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
+    from evidence.api.settings import IngestSettings  # noqa: F401  (the route's model)
+    from shared_events.events.evidence import IngestConfigured
+
+    settings = Settings(service="evidence", nats_url=url, state_dir=tmp / "state")
+    app = create_app(settings)
+    ctx = app.state.evidence
+    async with app.router.lifespan_context(app):
+        js = ctx.service.js
+        store = EventStore(js)
+        configured = IngestConfigured(partners=(PARTNER,), set_by="bench")
+        await store.append(
+            Timeline("evidence", DISTRICT, "settings"),
+            [Envelope.wrap(configured, source="bench", subject="settings", district=DISTRICT)],
+        )
+        await setup(ctx, js, learners)
+        await ctx.reference_caught_up()
+        start = time.perf_counter()
+        for n in range(events):
+            await js.publish(f"ingest.{PARTNER}.native", submission(n, learners))
+        while True:
+            info = await js.consumer_info("INGEST", "evidence-ingest")
+            if not info.num_pending and not info.num_ack_pending:
+                break
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - start
+
+
+async def raw_run(js: JetStreamContext, events: int, learners: int) -> float:
+    await js.add_stream(name="RAWIN", subjects=["rawin.>"])
+    await js.add_stream(name="RAWOUT", subjects=["rawout.>"])
+    for n in range(events):
+        await js.publish("rawin.bench", submission(n, learners))
+    sub = await js.pull_subscribe("rawin.>", durable="raw", stream="RAWIN")
+    start = time.perf_counter()
+    seen = 0
+    while seen < events:
+        for msg in await sub.fetch(1, timeout=5):
+            body = json.loads(msg.data)
+            subject = f"rawout.{body['learner_sis_id']}"
+            await js.publish(subject, msg.data)
+            await js.publish(subject, msg.data)
+            await msg.ack()
+            seen += 1
+    return time.perf_counter() - start
+
+
+def eventsourcing_run(tmp: Path, events: int, learners: int) -> float:
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class LearnerEvidence(Aggregate):
+        def __init__(self, learner: str) -> None:
+            self.learner = learner
+            self.scores: list[float] = []
+
+        @event("Recorded")
+        def record(self, evidence_id: str, score: float) -> None:
+            self.scores.append(score)
+
+        @event("Decided")
+        def decide(self, level: float) -> None:
+            self.level = level
+
+    app = Application(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "es.db")}
+    )
+    aggregates = {i: LearnerEvidence(f"sis-{i}") for i in range(learners)}
+    app.save(*aggregates.values())
+    start = time.perf_counter()
+    for n in range(events):
+        aggregate = app.repository.get(aggregates[n % learners].id)
+        aggregate.record(f"s-{n}", (n % 10) / 10)
+        aggregate.decide(sum(aggregate.scores) / len(aggregate.scores))
+        app.save(aggregate)
+    return time.perf_counter() - start
+
+
+async def main(events: int, learners: int) -> None:
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        server = EmbeddedNats(tmp / "nats", port=free_port())
+        url = server.start()
+        try:
+            ours = await ledger_run(url, tmp, events, learners)
+            nc = await nats.connect(url)
+            raw = await raw_run(nc.jetstream(), events, learners)
+            await nc.close()
+        finally:
+            server.stop()
+        library = eventsourcing_run(tmp, events, learners)
+    print(f"{events} native submissions, {learners} learners, one evidence replica, SQLite")
+    rows = [
+        ("ledger: INGEST → recorded + decided", ours, ""),
+        ("raw nats-py: consume + 2 publishes", raw, f"ratio ledger/raw {raw / ours:.2f}"),
+        ("eventsourcing library: 2 events/input", library, f"ledger/library {library / ours:.2f}"),
+    ]
+    for label, seconds, note in rows:
+        print(f"{label:<48} {events / seconds:>8.0f} inputs/s   {note}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--learners", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.learners))

@@ -1,0 +1,135 @@
+"""Append evidence events for one learner together with the mastery decisions they call for.
+
+The learner's state is read from their EVIDENCE timeline, the new events are folded in, every
+touched competency is decided under the policy in force, and everything is appended at the
+sequence that was read. If another writer got there first, the whole step is done again on the
+newer history — so two replicas, or a redelivery, never make a decision twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from eventlog.event_store import ConcurrencyConflict, EventStore
+from evidence.context import EvidenceContext
+from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
+from evidence.domain.levels import LevelScale
+from evidence.domain.policies import DEFAULT_POLICY, Policy
+from evidence.projections.reference import competencies, policies
+from shared_events import Envelope, Event, Timeline
+from shared_events.envelope import derived_event_id
+from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, EvidenceVoided
+
+SOURCE = "evidence"
+ATTEMPTS = 5
+
+Plan = Callable[[LearnerEvidence], Sequence[Event]]
+
+
+async def load(store: EventStore, timeline: Timeline) -> tuple[LearnerEvidence, int]:
+    state = LearnerEvidence(timeline.entity)
+    last = 0
+    for stored in await store.read(timeline):
+        state = evolve(state, stored.envelope.data)
+        last = stored.sequence
+    return state, last
+
+
+async def apply_to_learner(
+    ctx: EvidenceContext, district: str, learner_id: str, cause: str, plan: Plan
+) -> list[Event]:
+    """Append `plan(state)` and the decisions that follow; returns what was appended."""
+    store = ctx.service.store
+    timeline = Timeline("evidence", district, learner_id)
+    for attempt in range(ATTEMPTS):
+        state, last = await load(store, timeline)
+        planned = list(plan(state))
+        if not planned:
+            return []
+        events = planned + await _decisions(ctx, district, state, planned)
+        envelopes = [
+            Envelope.wrap(
+                event,
+                source=SOURCE,
+                subject=learner_id,
+                district=district,
+                id=derived_event_id(cause, index),
+                causationid=cause,
+            )
+            for index, event in enumerate(events)
+        ]
+        try:
+            await store.append(timeline, envelopes, expected=last)
+            return events
+        except ConcurrencyConflict:
+            if attempt + 1 == ATTEMPTS:
+                raise
+    return []
+
+
+async def _decisions(
+    ctx: EvidenceContext, district: str, state: LearnerEvidence, planned: list[Event]
+) -> list[Event]:
+    touched: list[str] = []
+    for event in planned:
+        state = evolve(state, event)
+        if (
+            isinstance(event, EvidenceRecorded | EvidenceVoided)
+            and event.competency_id not in touched
+        ):
+            touched.append(event.competency_id)
+    decisions: list[Event] = []
+    for competency_id in touched:
+        decision = decide(state, competency_id, await policy_for(ctx, district, competency_id))
+        if decision is not None:
+            decisions.append(decision)
+            state = evolve(state, decision)
+    return decisions
+
+
+async def policy_for(ctx: EvidenceContext, district: str, competency_id: str) -> Policy:
+    """The most specific policy in force: competency, then framework, then district."""
+    async with ctx.service.sessions()() as session:
+        framework = await session.scalar(
+            select(competencies.c.framework_id).where(
+                (competencies.c.district == district)
+                & (competencies.c.competency_id == competency_id)
+            )
+        )
+        rows = (
+            (await session.execute(select(policies).where(policies.c.district == district)))
+            .mappings()
+            .all()
+        )
+    by_scope = {(r["scope"], r["scope_id"]): r for r in rows}
+    for key in (("competency", competency_id), ("framework", framework), ("district", district)):
+        row = by_scope.get(key)  # type: ignore[arg-type]
+        if row is not None:
+            return Policy(
+                policy_id=row["policy_id"],
+                method=row["method"],
+                version=row["version"],
+                params=row["params"],
+                mastery_threshold=row["mastery_threshold"],
+                scale=LevelScale(tuple(row["level_names"]), tuple(row["level_thresholds"])),
+            )
+    return DEFAULT_POLICY
+
+
+def recorded_from_held(held: EvidenceHeld, recorded_at: datetime) -> EvidenceRecorded:
+    """Held evidence, recorded now that its learner is registered."""
+    return EvidenceRecorded(
+        evidence_id=held.evidence_id,
+        learner_id=held.learner_id,
+        competency_id=held.competency_id,
+        score=held.score,
+        observed_at=held.observed_at,
+        recorded_at=recorded_at,
+        partner=held.partner,
+        source_id=held.source_id,
+        source_format=held.source_format,
+        ingest_sequence=held.ingest_sequence,
+    )

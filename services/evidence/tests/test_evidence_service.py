@@ -1,0 +1,257 @@
+"""The evidence service end to end: partner submissions in, evidence and decisions out, with
+real NATS and a real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, MasteryDecided
+
+from .evidence_world import FRAC, FRAC_URI, HOME, native
+
+pytestmark = pytest.mark.integration
+
+DAY, NEXT_DAY = "2026-10-01T09:00:00Z", "2026-10-02T09:00:00Z"
+
+
+async def test_native_evidence_over_nats_is_recorded_and_decided_with_its_reasons(world):
+    learner = await world.register("sis-1")
+    await world.publish("native", native("a-1", "sis-1", 0.8, "2026-10-01T09:00:00Z"))
+
+    decisions = await world.until(lambda: world.events(learner, "mastery"))
+    [recorded] = await world.events(learner, "recorded")
+    [decision] = decisions
+    assert isinstance(recorded, EvidenceRecorded)
+    assert recorded.score == 0.8
+    assert recorded.competency_id == FRAC
+    assert recorded.partner == "acme"
+    assert isinstance(decision, MasteryDecided)
+    assert decision.policy.policy_id == "district-default"
+    assert [e.evidence_id for e in decision.evidence] == [recorded.evidence_id]
+    assert decision.previous_level is None
+    assert decision.new_score == pytest.approx(0.8)
+
+
+async def test_the_same_evidence_twice_is_recorded_once_and_other_content_is_a_conflict(world):
+    learner = await world.register("sis-1")
+    body = native("a-1", "sis-1", 0.8, "2026-10-01T09:00:00Z")
+    first = await world.client.post("/v1/evidence", json=body, headers=world.partner)
+    again = await world.client.post("/v1/evidence", json=body, headers=world.partner)
+    assert first.status_code == 200, first.text
+    assert first.json()["items"][0]["status"] == "recorded"
+    assert again.status_code == 200
+
+    changed = await world.client.post(
+        "/v1/evidence", json={**body, "scaled": 0.2}, headers=world.partner
+    )
+    assert changed.status_code == 409
+    assert changed.json()["detail"][0]["field"] == "id"
+    assert len(await world.events(learner, "recorded")) == 1
+    [rejection] = await world.rejections()
+    assert rejection.rule.startswith("conflict")
+    assert rejection.ingest_sequence >= 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "field", "word"),
+    [
+        (b"{not json", 400, "body", "JSON"),
+        ({"id": "x", "district": "d1"}, 422, "learner_sis_id", "required"),
+        (native("b-1", "sis-1", 1.7, "2026-10-01T09:00:00Z"), 422, "scaled", "outside"),
+        (
+            native("b-2", "sis-1", 0.5, "2026-10-01T09:00:00Z", competency="art.9"),
+            422,
+            "competency",
+            "unknown",
+        ),
+        (
+            native("b-3", "sis-1", 0.5, "2026-10-01T09:00:00Z", district="d9"),
+            422,
+            "district",
+            "unknown",
+        ),
+        (native("b-4", "sis-1", 0.5, "2099-01-01T00:00:00Z"), 422, "observed_at", "future"),
+        (native("b-5", "sis-1", 0.5, "2026-10-01T09:00:00Z", colour="red"), 422, "colour", "Extra"),
+    ],
+)
+async def test_bad_submissions_get_the_field_and_the_rule(world, payload, status, field, word):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    response = await world.client.post(
+        "/v1/evidence", content=body, headers={**world.partner, "Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    [problem] = response.json()["detail"]
+    assert field in problem["field"]
+    assert word.lower() in problem["rule"].lower()
+    [rejection] = await world.rejections()
+    assert field in rejection.field
+
+
+async def test_an_oversized_submission_gets_413(world):
+    huge = b"[" + b" " * (1024 * 1024) + b"]"
+    response = await world.client.post("/v1/evidence", content=huge, headers=world.partner)
+    assert response.status_code == 413
+
+
+async def test_good_evidence_behind_a_bad_one_still_flows(world):
+    learner = await world.register("sis-1")
+    await world.publish("native", b"garbage")
+    await world.publish("native", native("c-1", "sis-1", 0.9, "2026-10-01T09:00:00Z"))
+    assert await world.until(lambda: world.events(learner, "mastery"))
+    assert len(await world.rejections()) == 1
+
+
+async def test_evidence_for_an_unknown_learner_is_held_then_decided_on_registration(world):
+    learner = world.learner("sis-new")
+    await world.publish("native", native("d-1", "sis-new", 0.7, "2026-10-01T09:00:00Z"))
+    [held] = await world.until(lambda: world.events(learner, "held"))
+    assert isinstance(held, EvidenceHeld)
+    assert await world.events(learner, "mastery") == []
+
+    await world.register("sis-new")
+    [decision] = await world.until(lambda: world.events(learner, "mastery"))
+    [recorded] = await world.events(learner, "recorded")
+    assert recorded.evidence_id == held.evidence_id
+    assert decision.evidence[0].evidence_id == held.evidence_id
+
+
+async def test_late_evidence_yields_a_new_decision_over_the_corrected_history(world):
+    learner = await world.register("sis-1")
+    await world.client.put(
+        "/v1/policies/competency/" + FRAC,
+        json={"method": "latest", "mastery_threshold": 0.9},
+        headers=world.admin,
+    )
+    for source, score, day in (("e-1", 0.5, 1), ("e-2", 0.95, 3)):
+        observed = f"2026-10-0{day}T09:00:00Z"
+        response = await world.client.post(
+            "/v1/evidence", json=native(source, "sis-1", score, observed), headers=world.partner
+        )
+        assert response.status_code == 200
+    late = native("e-late", "sis-1", 0.3, "2026-10-02T09:00:00Z")
+    assert (
+        await world.client.post("/v1/evidence", json=late, headers=world.partner)
+    ).status_code == 200
+
+    decisions = await world.until(lambda: _at_least(world.events(learner, "mastery"), 3))
+    first, second, third = decisions
+    assert third.policy.method == "latest"
+    assert [e.evidence_id for e in third.evidence][-1] == second.evidence[-1].evidence_id
+    assert [e.score for e in third.evidence] == [0.5, 0.3, 0.95]
+    assert third.mastered
+    assert first.new_score == 0.5
+
+
+async def _at_least(events_coroutine, n):
+    events = await events_coroutine
+    return events if len(events) >= n else None
+
+
+async def test_a_policy_change_applies_from_now_and_is_recorded_in_each_decision(world):
+    learner = await world.register("sis-1")
+    await world.client.post(
+        "/v1/evidence",
+        json=native("f-1", "sis-1", 0.6, DAY),
+        headers=world.partner,
+    )
+    set_policy = await world.client.put(
+        "/v1/policies/district/d1",
+        json={"method": "highest", "mastery_threshold": 0.55},
+        headers=world.admin,
+    )
+    assert set_policy.status_code == 200
+    assert set_policy.json()["version"] == 1
+    bad = await world.client.put(
+        "/v1/policies/district/d1",
+        json={"method": "n_mastery", "params": {"n": 0, "mastery_points": 0.8}},
+        headers=world.admin,
+    )
+    assert bad.status_code == 422
+    assert "params.n" in bad.text
+    await world.ctx.reference_caught_up()
+    await world.client.post(
+        "/v1/evidence",
+        json=native("f-2", "sis-1", 0.4, NEXT_DAY),
+        headers=world.partner,
+    )
+    first, second = await world.until(lambda: _at_least(world.events(learner, "mastery"), 2))
+    assert first.policy.policy_id == "district-default"
+    assert second.policy.method == "highest"
+    assert second.policy.version == 1
+    assert second.new_score == 0.6
+    assert second.mastered
+    assert not first.mastered
+
+
+async def test_the_xapi_statement_resource(world):
+    learner = await world.register("sis-7")
+    statement_id = "f1b8ad5e-5a3e-4b0c-9d4e-3a7b6c5d4e3f"
+    statement = {
+        "actor": {"objectType": "Agent", "account": {"homePage": HOME, "name": "sis-7"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/scored", "display": {"en-US": "scored"}},
+        "object": {"objectType": "Activity", "id": FRAC_URI},
+        "result": {"score": {"scaled": 0.92}},
+        "timestamp": "2026-10-05T10:00:00Z",
+    }
+    version = {"X-Experience-API-Version": "2.0.0"}
+    about = await world.client.get("/xapi/about")
+    assert about.status_code == 200
+    assert "2.0.0" in about.json()["version"]
+    missing_header = await world.client.put(
+        f"/xapi/statements?statementId={statement_id}", json=statement, headers=world.partner
+    )
+    assert missing_header.status_code == 400
+    put = await world.client.put(
+        f"/xapi/statements?statementId={statement_id}",
+        json=statement,
+        headers={**world.partner, **version},
+    )
+    assert put.status_code == 204, put.text
+    again = await world.client.put(
+        f"/xapi/statements?statementId={statement_id}",
+        json=statement,
+        headers={**world.partner, **version},
+    )
+    assert again.status_code == 204
+    conflict = await world.client.put(
+        f"/xapi/statements?statementId={statement_id}",
+        json={**statement, "result": {"score": {"scaled": 0.1}}},
+        headers={**world.partner, **version},
+    )
+    assert conflict.status_code == 409
+    fetched = await world.client.get(
+        f"/xapi/statements?statementId={statement_id}", headers={**world.partner, **version}
+    )
+    assert fetched.status_code == 200
+    assert fetched.json()["result"]["score"]["scaled"] == 0.92
+    assert fetched.headers["X-Experience-API-Version"].startswith("2.0")
+    [recorded] = await world.events(learner, "recorded")
+    assert recorded.source_id == statement_id
+    assert recorded.competency_id == FRAC
+
+    voiding = {
+        "actor": statement["actor"],
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+        "object": {"objectType": "StatementRef", "id": statement_id},
+    }
+    voided = await world.client.post(
+        "/xapi/statements", json=voiding, headers={**world.partner, **version}
+    )
+    assert voided.status_code == 200, voided.text
+    [void] = await world.events(learner, "voided")
+    assert void.evidence_id == recorded.evidence_id
+    decisions = await world.events(learner, "mastery")
+    assert decisions[-1].evidence == ()
+    assert decisions[-1].new_level == "not_started"
+
+
+async def test_an_unsupported_xapi_version_is_rejected(world):
+    response = await world.client.post(
+        "/xapi/statements",
+        json={"actor": {}, "verb": {}, "object": {}},
+        headers={**world.partner, "X-Experience-API-Version": "0.95"},
+    )
+    assert response.status_code == 400
+    assert "X-Experience-API-Version" in response.json()["detail"][0]["field"]

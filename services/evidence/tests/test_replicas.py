@@ -1,0 +1,111 @@
+"""Two evidence replicas consuming together, one of them killed mid-batch after appending but
+before acknowledging: the log ends exactly as one sequential run over the same input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import evidence.handlers
+from evidence.app import create_app
+from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
+from evidence.domain.policies import DEFAULT_POLICY
+from evidence.intake import process as intake
+from shared_events.events.evidence import EvidenceRecorded, MasteryDecided
+
+from .evidence_world import DISTRICT, FRAC, GEO, PARTNER, World, native
+
+pytestmark = pytest.mark.integration
+
+INPUTS = [
+    native(
+        f"r-{n}",
+        f"sis-{n % 3}",
+        round(0.3 + (n * 0.07) % 0.7, 2),
+        f"2026-10-{1 + (n * 5) % 27:02d}T09:00:00Z",
+        competency=FRAC if n % 2 else GEO,
+    )
+    for n in range(24)
+]
+
+
+def sequential_decisions(recorded: list[EvidenceRecorded]) -> dict[str, list[tuple]]:
+    """What one replica, alone, deciding each recorded event in log order, would decide."""
+    states: dict[str, LearnerEvidence] = {}
+    decided: dict[str, list[tuple]] = {}
+    for event in recorded:
+        state = evolve(states.get(event.learner_id, LearnerEvidence(event.learner_id)), event)
+        decision = decide(state, event.competency_id, DEFAULT_POLICY)
+        assert decision is not None
+        states[event.learner_id] = evolve(state, decision)
+        decided.setdefault(event.learner_id, []).append(_key(decision))
+    return decided
+
+
+def _key(decision: MasteryDecided) -> tuple:
+    return (
+        decision.competency_id,
+        tuple(e.evidence_id for e in decision.evidence),
+        round(decision.new_score, 9),
+        decision.new_level,
+    )
+
+
+async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
+    world: World, ledger_settings, running_app, monkeypatch
+):
+    settings = ledger_settings("evidence").model_copy(update={"handler_ack_wait": 2.0})
+    replica_a = create_app(settings)
+    replica_b = create_app(settings)
+    for sis in ("sis-0", "sis-1", "sis-2"):
+        await world.register(sis)
+    calls = {"a": 0}
+    real = intake.process
+
+    async def crash_in_a(ctx, message):
+        if ctx is replica_a.state.evidence:
+            calls["a"] += 1
+            if calls["a"] == 3:
+                items = intake.PARSERS["native"](message.body, message.stored_at, message.headers)
+                plans = [
+                    await intake._plan(ctx, PARTNER, item, 0, False, message) for item in items
+                ]
+                for index, plan in enumerate(plans):
+                    await intake._carry_out(ctx, PARTNER, "native", message, index, plan)
+                await asyncio.Event().wait()  # killed here: events appended, nothing acked
+        await real(ctx, message)
+
+    monkeypatch.setattr(evidence.handlers, "process", crash_in_a)
+    # The world's own service stops consuming so only the two replicas share the work.
+    await world.ctx.service.stop()
+
+    async with running_app(replica_a), running_app(replica_b):
+        for body in INPUTS:
+            await world.js.publish(f"ingest.{PARTNER}.native", json.dumps(body).encode())
+        await asyncio.sleep(1.0)
+
+    async with running_app(replica_b):
+
+        async def all_decided():
+            learners = [world.learner(f"sis-{i}") for i in range(3)]
+            counts = [len(await world.events(lrn, "mastery")) for lrn in learners]
+            return sum(counts) == len(INPUTS)
+
+        await world.until(all_decided, timeout=30)
+        await asyncio.sleep(0.5)
+
+    assert calls["a"] >= 3
+    recorded: list[EvidenceRecorded] = []
+    decided: dict[str, list[tuple]] = {}
+    for i in range(3):
+        learner = world.learner(f"sis-{i}")
+        events = await world.events(learner)
+        recorded += [e for e in events if isinstance(e, EvidenceRecorded)]
+        decided[learner] = [_key(e) for e in events if isinstance(e, MasteryDecided)]
+    assert len(recorded) == len(INPUTS)
+    assert len({e.evidence_id for e in recorded}) == len(INPUTS)
+    recorded.sort(key=lambda e: e.ingest_sequence)
+    assert decided == sequential_decisions(recorded)
+    assert DISTRICT == "d1"
