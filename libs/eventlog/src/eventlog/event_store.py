@@ -31,9 +31,9 @@ from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
 from eventlog.telemetry import current_trace_headers, tracer
 from shared_events import Envelope, encode
-from shared_events.subjects import Chain
 from shared_events.codec import MSG_ID
 from shared_events.streams import STREAM_OF_FAMILY
+from shared_events.subjects import Chain
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)

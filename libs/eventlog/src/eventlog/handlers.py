@@ -5,11 +5,11 @@ function receives a decoded `StoredEvent`. Acknowledgement is explicit: ack afte
 returns; on an exception NAK with the retry policy's backoff; after the last delivery park the
 event with its reason (in SQL) and ack it, so the events behind it keep flowing.
 
-Handlers are push consumers in a queue group (every replica of the service shares one durable)
-with one message in flight by default, so events are handled in log order even across a retry.
-The durable is created and reconciled by `eventlog.consumers` before FastStream binds to it.
-(FastStream 0.7.8's pull subscribers stop on nats-py 2.16's fetch timeouts and restart noisily;
-push delivery avoids both that and the latency of batch collection.)
+Handlers are pull consumers shared by every replica of the service, with one message in flight
+by default: a NAKed message stays pending, so nothing behind it is delivered before it — events
+are handled in log order even across a retry, and a killed replica's message comes back to the
+others after `ack_wait`. The durable is created and reconciled by `eventlog.consumers` before
+FastStream binds to it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats.subscriber.usecases import stream_pull_subscriber
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,11 @@ from eventlog.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
+
+# FastStream 0.7.8 stops its pull loop on an empty fetch: it suppresses nats.errors.TimeoutError,
+# but nats-py 2.16 raises the builtin TimeoutError (its parent class) there, so the loop dies and
+# is restarted with an error log every poll. Widening the name it catches restores the loop.
+stream_pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc]
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
 RawHandler = Callable[[RawStored], Awaitable[None]]
@@ -72,7 +78,6 @@ class EventHandlers:
             retry=retry or RetryPolicy(),
             max_ack_pending=in_flight,
             description=f"{self.service} handler {name}",
-            deliver_group=durable,
         )
 
         def register(handler: Any) -> Any:
@@ -80,8 +85,8 @@ class EventHandlers:
             self.router.subscriber(
                 subjects[0],
                 stream=JStream(stream, declare=False),
-                # nats-py binds a queue subscription to the durable of the same name.
-                queue=spec.name,
+                durable=spec.name,
+                pull_sub=PullSub(batch_size=1, timeout=1.0),
                 ack_policy=AckPolicy.MANUAL,
                 title=spec.name,
                 description=handler.__doc__,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -66,7 +67,7 @@ class Rejection(Exception):
     field: str
     rule: str
     source_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.rule}"

@@ -14,10 +14,8 @@ from sqlalchemy import insert, update
 
 from eventlog.stored import RawStored
 from evidence.context import EvidenceContext
-from evidence.ingest.caliper import parse_envelope
 from evidence.ingest.native import parse_native
 from evidence.ingest.observation import NoEvidence, Observation, Parsed, Rejection, Voiding
-from evidence.ingest.xapi import parse_statements
 from evidence.intake import bookkeeping as books
 from evidence.intake.decisions import apply_to_learner, recorded_from_held
 from evidence.intake.resolve import Resolved, resolve
@@ -33,12 +31,24 @@ from shared_events.subjects import INGEST_FORMATS, RejectionLog, parse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-PARSERS: dict[str, Callable[..., list[Parsed]]] = {
-    "native": lambda body, received_at, headers: parse_native(body, received_at=received_at),
-    "xapi": lambda body, received_at, headers: parse_statements(
-        body, received_at=received_at, version=headers.get("X-Experience-API-Version")
-    ),
-    "caliper": lambda body, received_at, headers: parse_envelope(body, received_at=received_at),
+
+def _xapi(body: bytes, received_at: datetime, headers: dict[str, str]) -> list[Parsed]:
+    from evidence.ingest.xapi import parse_statements
+
+    version = headers.get("X-Experience-API-Version")
+    return parse_statements(body, received_at=received_at, version=version)
+
+
+def _caliper(body: bytes, received_at: datetime, headers: dict[str, str]) -> list[Parsed]:
+    from evidence.ingest.caliper import parse_envelope
+
+    return parse_envelope(body, received_at=received_at)
+
+
+PARSERS: dict[str, Callable[[bytes, datetime, dict[str, str]], list[Parsed]]] = {
+    "native": lambda body, received_at, _headers: parse_native(body, received_at=received_at),
+    "xapi": _xapi,
+    "caliper": _caliper,
 }
 
 
