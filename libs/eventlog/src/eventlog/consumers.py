@@ -30,6 +30,7 @@ class ConsumerSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_ack_pending: int = 1000
     description: str = ""
+    inactive_threshold: float | None = None
     deliver_group: str | None = None
     """Set for push consumers (handlers): their messages go to `deliver_subject`, shared by
     every replica in this queue group."""
@@ -51,6 +52,7 @@ class ConsumerSpec:
             max_ack_pending=self.max_ack_pending,
             filter_subjects=list(self.subjects),
             deliver_subject=self.deliver_subject,
+            inactive_threshold=self.inactive_threshold,
             deliver_group=self.deliver_group,
             deliver_policy=(
                 DeliverPolicy.BY_START_SEQUENCE if start_sequence else DeliverPolicy.ALL

@@ -38,7 +38,7 @@ _tracer = tracer(__name__)
 # FastStream 0.7.8 stops its pull loop on an empty fetch: it suppresses nats.errors.TimeoutError,
 # but nats-py 2.16 raises the builtin TimeoutError (its parent class) there, so the loop dies and
 # is restarted with an error log every poll. Widening the name it catches restores the loop.
-stream_pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc]
+stream_pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
 RawHandler = Callable[[RawStored], Awaitable[None]]

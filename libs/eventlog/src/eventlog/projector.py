@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -28,6 +29,8 @@ from eventlog.sql import checkpoints, sessions
 from eventlog.stored import StoredEvent
 
 log = logging.getLogger(__name__)
+
+INACTIVE_CONSUMER_SECONDS = 600.0
 
 
 class Projection(Protocol):
@@ -72,12 +75,18 @@ class Projector:
         self.retry = retry or RetryPolicy()
         self.batch = batch
         self.fetch_timeout = fetch_timeout
+        # Every running projector reads the whole stream through a consumer of its own, starting
+        # after the checkpoint; replicas sharing a database skip what another already applied
+        # (the checkpoint is read and written in the same transaction as the rows). A shared
+        # durable would split the events between replicas and break their order. A consumer
+        # left behind by a stopped process is removed by the server once it is inactive.
         self.consumer = ConsumerSpec(
-            name=f"projector-{projection.name}",
+            name=f"projector-{projection.name}-{uuid.uuid4().hex[:8]}",
             stream=projection.stream,
             subjects=projection.subjects,
             retry=self.retry,
             description=f"read model {projection.name}",
+            inactive_threshold=INACTIVE_CONSUMER_SECONDS,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -94,6 +103,8 @@ class Projector:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(self.consumer.stream, self.consumer.name)
 
     async def rebuild(self) -> None:
         """Forget the read model and the consumer; replay the whole stream into it."""
@@ -178,7 +189,7 @@ class Projector:
                 deliveries = failed.metadata.num_delivered
                 if self.retry.exhausted(deliveries):
                     async with self.sessions() as session, session.begin():
-                        await park(session, self.consumer.name, failed, reason_of(failure.cause))
+                        await park(session, self.projection.name, failed, reason_of(failure.cause))
                         await self._write_checkpoint(session, failed.metadata.sequence.stream)
                     await self._ack([failed])
                     pending = rest

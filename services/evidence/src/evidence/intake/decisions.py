@@ -106,7 +106,7 @@ async def policy_for(ctx: EvidenceContext, district: str, competency_id: str) ->
         )
     by_scope = {(r["scope"], r["scope_id"]): r for r in rows}
     for key in (("competency", competency_id), ("framework", framework), ("district", district)):
-        row = by_scope.get(key)  # type: ignore[arg-type]
+        row = by_scope.get(key)
         if row is not None:
             return Policy(
                 policy_id=row["policy_id"],

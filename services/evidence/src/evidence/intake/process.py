@@ -163,7 +163,7 @@ async def _carry_out(
                 recorded_at=message.stored_at,
                 partner=partner,
                 source_id=item.source_id,
-                source_format=fmt,  # type: ignore[arg-type]
+                source_format=fmt,
                 ingest_sequence=message.sequence,
             )
             row["status"] = "recorded"
@@ -176,7 +176,7 @@ async def _carry_out(
                 observed_at=item.observed_at,
                 partner=partner,
                 source_id=item.source_id,
-                source_format=fmt,  # type: ignore[arg-type]
+                source_format=fmt,
                 ingest_sequence=message.sequence,
             )
             row["status"] = "held"
@@ -242,7 +242,7 @@ async def _reject(
 ) -> None:
     event = EvidenceRejected(
         partner=partner,
-        source_format=fmt,  # type: ignore[arg-type]
+        source_format=fmt,
         ingest_sequence=sequence,
         source_id=rejection.source_id,
         field=rejection.field[:500],

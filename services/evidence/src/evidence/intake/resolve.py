@@ -31,11 +31,17 @@ class Resolved:
 async def resolve(
     ctx: EvidenceContext, partner: str, observation: Observation, prefix: str
 ) -> Resolved:
-    district = await _retrying(ctx, lambda s: _district(s, partner, observation, prefix))
-    competency = await _retrying(ctx, lambda s: _competency(s, district, observation, prefix))
+    district = await _found(ctx, lambda s: _district(s, partner, observation, prefix))
+    competency = await _found(ctx, lambda s: _competency(s, district, observation, prefix))
     learner_id = learner_id_of(ctx, district, observation.learner)
     status = await _retrying(ctx, lambda s: _learner_status(s, learner_id), accept_none=True)
     return Resolved(district, competency, learner_id, status or "unknown")
+
+
+async def _found(ctx: EvidenceContext, lookup: Callable[[AsyncSession], Awaitable[str]]) -> str:
+    found = await _retrying(ctx, lookup)
+    assert found is not None  # a failed lookup raises a Rejection instead
+    return found
 
 
 def learner_id_of(ctx: EvidenceContext, district: str, learner: LearnerRef) -> str:
