@@ -50,6 +50,7 @@ pytest: install ## The pytest suite: unit, service and integration tests against
 bench: install ## Benchmarks: appends, projector throughput, profile latency — beside raw nats-py
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/profile_latency.py
+	$(BIN)/python bench/evidence.py
 
 docs: install ## Export JSON Schema for every event and the AsyncAPI document to docs/schemas/
 	$(BIN)/ledgerctl schemas export docs/schemas

@@ -12,9 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# `evidence` service package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import nats
 from nats.js import JetStreamContext

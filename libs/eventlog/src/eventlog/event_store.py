@@ -66,6 +66,8 @@ class Appended:
     sequences: tuple[int, ...]
     last_sequence: int
     already_stored: bool = False
+    last_hash: str | None = None
+    """Hash of the last event appended: pass it back as `prevhash` with `expected` next time."""
 
 
 def _seq(msg: RawStreamMsg | None) -> int:
@@ -96,10 +98,13 @@ class EventStore:
         envelopes: Sequence[Envelope],
         expected: int | Expect = ANY,
         trace: Mapping[str, str] | None = None,
+        prevhash: str | None = None,
     ) -> Appended:
         """Append `envelopes` to the end of `timeline`, which must end at `expected`.
 
-        The current trace context travels in the headers unless `trace` is given.
+        A caller that knows the hash of the event at `expected` (from its last append) passes it
+        as `prevhash` and saves a read; the server's sequence check keeps that honest. The
+        current trace context travels in the headers unless `trace` is given.
         """
         if not envelopes:
             raise ValueError("append: nothing to append")
@@ -117,6 +122,10 @@ class EventStore:
             headers = dict(trace) if trace is not None else current_trace_headers()
             for attempt in range(self.any_attempts):
                 try:
+                    if prevhash is not None and isinstance(expected, int) and attempt == 0:
+                        return await self._publish_all(
+                            stream_of(timeline), timeline, envelopes, expected, prevhash, headers
+                        )
                     return await self._append_once(timeline, envelopes, expected, headers)
                 except ConcurrencyConflict:
                     if expected is not ANY or attempt + 1 == self.any_attempts:
@@ -140,6 +149,17 @@ class EventStore:
                 return Appended(landed, landed[-1], already_stored=True)
             raise ConcurrencyConflict(timeline, expected, last_seq)
         prevhash = link_hash(last.data) if last and last.data else None
+        return await self._publish_all(stream, timeline, envelopes, last_seq, prevhash, trace)
+
+    async def _publish_all(
+        self,
+        stream: str,
+        timeline: Chain,
+        envelopes: Sequence[Envelope],
+        last_seq: int,
+        prevhash: str | None,
+        trace: Mapping[str, str] | None,
+    ) -> Appended:
         sequences: list[int] = []
         for envelope in envelopes:
             chained = envelope.model_copy(update={"prevhash": prevhash})
@@ -150,7 +170,7 @@ class EventStore:
             last_seq = await self._publish(stream, timeline, subject, body, headers, last_seq)
             sequences.append(last_seq)
             prevhash = link_hash(body)
-        return Appended(tuple(sequences), last_seq)
+        return Appended(tuple(sequences), last_seq, last_hash=prevhash)
 
     async def _publish(
         self,

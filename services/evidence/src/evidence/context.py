@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from eventlog.sealing import Pseudonyms
 from eventlog.service import Service
+from evidence.domain.learner_evidence import LearnerEvidence
 
 READ_MODELS = ("evidence-learners", "evidence-competencies", "evidence-settings")
 
 
+@dataclass(frozen=True)
+class KnownTimeline:
+    """A learner's evidence state as of `sequence` (whose event hashes to `last_hash`)."""
+
+    state: LearnerEvidence
+    sequence: int
+    last_hash: str | None
+
+
 class EvidenceContext:
-    def __init__(self, pseudonym_secret: bytes) -> None:
+    def __init__(self, pseudonym_secret: bytes, cached_learners: int = 10_000) -> None:
         self.ids = Pseudonyms(pseudonym_secret)
         self._service: Service | None = None
+        # Learners' states as this replica last wrote them. Only a hint: every append is checked
+        # against the log's sequence, and a conflict drops the entry and reads the log again.
+        self.timelines: OrderedDict[str, KnownTimeline] = OrderedDict()
+        self._cached_learners = cached_learners
+
+    def remember(self, learner_id: str, known: KnownTimeline) -> None:
+        self.timelines[learner_id] = known
+        self.timelines.move_to_end(learner_id)
+        while len(self.timelines) > self._cached_learners:
+            self.timelines.popitem(last=False)
 
     def bind(self, service: Service) -> None:
         self._service = service

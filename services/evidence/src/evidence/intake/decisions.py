@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from eventlog.event_store import ConcurrencyConflict, EventStore
-from evidence.context import EvidenceContext
+from eventlog.hashchain import link_hash
+from evidence.context import EvidenceContext, KnownTimeline
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
 from evidence.domain.levels import LevelScale
 from evidence.domain.policies import DEFAULT_POLICY, Policy
@@ -29,13 +30,13 @@ ATTEMPTS = 5
 Plan = Callable[[LearnerEvidence], Sequence[Event]]
 
 
-async def load(store: EventStore, timeline: Timeline) -> tuple[LearnerEvidence, int]:
+async def load(store: EventStore, timeline: Timeline) -> KnownTimeline:
     state = LearnerEvidence(timeline.entity)
-    last = 0
+    last, last_hash = 0, None
     for stored in await store.read(timeline):
         state = evolve(state, stored.envelope.data)
-        last = stored.sequence
-    return state, last
+        last, last_hash = stored.sequence, link_hash(stored.body)
+    return KnownTimeline(state, last, last_hash)
 
 
 async def apply_to_learner(
@@ -45,9 +46,13 @@ async def apply_to_learner(
     store = ctx.service.store
     timeline = Timeline("evidence", district, learner_id)
     for attempt in range(ATTEMPTS):
-        state, last = await load(store, timeline)
+        known = ctx.timelines.get(learner_id) if attempt == 0 else None
+        if known is None:
+            known = await load(store, timeline)
+        state = known.state
         planned = list(plan(state))
         if not planned:
+            ctx.remember(learner_id, known)
             return []
         events = planned + await _decisions(ctx, district, state, planned)
         envelopes = [
@@ -62,11 +67,23 @@ async def apply_to_learner(
             for index, event in enumerate(events)
         ]
         try:
-            await store.append(timeline, envelopes, expected=last)
-            return events
+            appended = await store.append(
+                timeline, envelopes, expected=known.sequence, prevhash=known.last_hash
+            )
         except ConcurrencyConflict:
+            ctx.timelines.pop(learner_id, None)
             if attempt + 1 == ATTEMPTS:
                 raise
+            continue
+        if appended.already_stored or appended.last_hash is None:
+            ctx.timelines.pop(learner_id, None)
+        else:
+            for event in events:
+                state = evolve(state, event)
+            ctx.remember(
+                learner_id, KnownTimeline(state, appended.last_sequence, appended.last_hash)
+            )
+        return events
     return []
 
 
