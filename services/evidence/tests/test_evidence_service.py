@@ -9,7 +9,7 @@ import pytest
 
 from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, MasteryDecided
 
-from .evidence_world import FRAC, FRAC_URI, HOME, native
+from .evidence_world import FRAC, FRAC_URI, GEO, HOME, native
 
 pytestmark = pytest.mark.integration
 
@@ -255,3 +255,63 @@ async def test_an_unsupported_xapi_version_is_rejected(world):
     )
     assert response.status_code == 400
     assert "X-Experience-API-Version" in response.json()["detail"][0]["field"]
+
+
+async def test_a_caliper_grade_event_over_http_is_recorded_through_an_alignment(
+    world, shared_fixtures
+):
+    grade = json.loads(
+        (shared_fixtures / "caliper" / "v1p2" / "caliperEventGradeGraded.json").read_text()
+    )
+    assessment = grade["object"]["assignable"]["id"]
+    learner = await world.register(grade["object"]["assignee"]["id"])
+    aligned = await world.client.put(
+        "/v1/alignments", json={"alignments": {assessment: FRAC}}, headers=world.admin
+    )
+    assert aligned.status_code == 200
+    await world.ctx.reference_caught_up()
+    envelope = {
+        "sensor": "https://example.edu/sensors/1",
+        "sendTime": "2026-10-01T10:00:00.000Z",
+        "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+        "data": [grade],
+    }
+    response = await world.client.post("/caliper", json=envelope, headers=world.partner)
+    assert response.status_code == 200, response.text
+    [recorded] = await world.events(learner, "recorded")
+    assert recorded.source_format == "caliper"
+    assert recorded.score == pytest.approx(10 / 15)
+    assert recorded.competency_id == FRAC
+
+    wrong_version = {**envelope, "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v9"}
+    refused = await world.client.post("/caliper", json=wrong_version, headers=world.partner)
+    assert refused.status_code == 400
+    assert refused.json()["detail"][0]["field"] == "dataVersion"
+
+
+@pytest.mark.parametrize("version", ["v1_0_3", "v2_0"])
+async def test_conformance_statements_carrying_a_result_are_accepted_and_held(
+    world, shared_fixtures, version
+):
+    """The ADL templates name their actor by mbox, not a district account: valid evidence for
+    a learner the district cannot know yet, so it is held, never dropped."""
+    folder = shared_fixtures / "xapi" / "adl-conformance" / version
+    statement = json.loads((folder / "statements" / "default.json").read_text())
+    activity = statement["object"]["id"]
+    await world.client.put(
+        "/v1/alignments", json={"alignments": {activity: GEO}}, headers=world.admin
+    )
+    await world.ctx.reference_caught_up()
+    headers = {
+        **world.partner,
+        "X-Experience-API-Version": "2.0.0" if version == "v2_0" else "1.0.3",
+    }
+    for result_file in sorted((folder / "results").glob("*.json")):
+        with_result = {**statement, "result": json.loads(result_file.read_text())}
+        response = await world.client.post("/xapi/statements", json=with_result, headers=headers)
+        assert response.status_code == 200, (result_file.name, response.text)
+    held_for = world.ctx.ids.learner_id("d1", f"ifi:mbox:{statement['actor']['mbox']}")
+    held = await world.events(held_for, "held")
+    assert held
+    assert {h.competency_id for h in held} == {GEO}
+    assert await world.rejections() == []
