@@ -6,6 +6,7 @@ they cover) and parked events (what still failed after every redelivery, with th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import (
@@ -17,8 +18,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    delete,
     event,
     func,
+    insert,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -89,3 +93,17 @@ async def create_tables(engine: AsyncEngine, *metadatas: MetaData) -> None:
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def put_row(
+    session: AsyncSession, table: Table, key: Mapping[str, object], **values: object
+) -> None:
+    """Make the row with `key` hold exactly `values` (portable upsert: delete, then insert)."""
+    match = and_(*(table.c[name] == value for name, value in key.items()))
+    await session.execute(delete(table).where(match))
+    await session.execute(insert(table).values(**key, **values))
+
+
+async def delete_rows(session: AsyncSession, table: Table, **key: object) -> None:
+    match = and_(*(table.c[name] == value for name, value in key.items()))
+    await session.execute(delete(table).where(match))

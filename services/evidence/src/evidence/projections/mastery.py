@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventlog.sql import put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
 
@@ -34,21 +35,16 @@ class MasteryProjection:
         if not isinstance(envelope.data, MasteryDecided):
             return
         decided = envelope.data
-        key = (mastery.c.learner_id == decided.learner_id) & (
-            mastery.c.competency_id == decided.competency_id
-        )
-        await session.execute(mastery.delete().where(key))
-        await session.execute(
-            mastery.insert().values(
-                learner_id=decided.learner_id,
-                competency_id=decided.competency_id,
-                district=envelope.district,
-                level=decided.new_level,
-                score=decided.new_score,
-                mastered=decided.mastered,
-                decision_id=envelope.id,
-                decided_at=envelope.time,
-            )
+        await put_row(
+            session,
+            mastery,
+            {"learner_id": decided.learner_id, "competency_id": decided.competency_id},
+            district=envelope.district,
+            level=decided.new_level,
+            score=decided.new_score,
+            mastered=decided.mastered,
+            decision_id=envelope.id,
+            decided_at=envelope.time,
         )
 
     async def reset(self, session: AsyncSession) -> None:

@@ -5,9 +5,9 @@ and alignments (its own EVIDENCE stream)."""
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Float, Integer, MetaData, String, Table, delete
-from sqlalchemy import insert as sql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventlog.sql import put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import AlignmentsSet, IngestConfigured, PolicySet
 from shared_events.events.pathways import FrameworkImported
@@ -73,11 +73,12 @@ class LearnersProjection:
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
         data, district = event.envelope.data, event.envelope.district
         if isinstance(data, LearnerRegistered):
-            await session.execute(delete(learners).where(learners.c.learner_id == data.learner_id))
-            await session.execute(
-                sql_insert(learners).values(
-                    learner_id=data.learner_id, district=district, status="active"
-                )
+            await put_row(
+                session,
+                learners,
+                {"learner_id": data.learner_id},
+                district=district,
+                status="active",
             )
         elif isinstance(data, LearnerErased):
             await session.execute(
@@ -101,15 +102,12 @@ class CompetenciesProjection:
             return
         for item in data.competencies:
             for ref in {item.competency_id, item.uri, item.code} - {None}:
-                key = (competencies.c.district == district) & (competencies.c.ref == ref)
-                await session.execute(delete(competencies).where(key))
-                await session.execute(
-                    sql_insert(competencies).values(
-                        district=district,
-                        ref=ref,
-                        competency_id=item.competency_id,
-                        framework_id=data.framework_id,
-                    )
+                await put_row(
+                    session,
+                    competencies,
+                    {"district": district, "ref": ref},
+                    competency_id=item.competency_id,
+                    framework_id=data.framework_id,
                 )
 
     async def reset(self, session: AsyncSession) -> None:
@@ -128,46 +126,30 @@ class SettingsProjection:
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
         data, district = event.envelope.data, event.envelope.district
         if isinstance(data, IngestConfigured):
-            await session.execute(delete(districts).where(districts.c.district == district))
-            await session.execute(
-                sql_insert(districts).values(
-                    district=district,
-                    partners=list(data.partners),
-                    sis_home_pages=list(data.sis_home_pages),
-                )
+            await put_row(
+                session,
+                districts,
+                {"district": district},
+                partners=list(data.partners),
+                sis_home_pages=list(data.sis_home_pages),
             )
         elif isinstance(data, AlignmentsSet):
             for activity_id, competency_id in data.alignments.items():
-                key = (alignments.c.district == district) & (
-                    alignments.c.activity_id == activity_id
-                )
-                await session.execute(delete(alignments).where(key))
-                await session.execute(
-                    sql_insert(alignments).values(
-                        district=district, activity_id=activity_id, competency_id=competency_id
-                    )
-                )
+                key = {"district": district, "activity_id": activity_id}
+                await put_row(session, alignments, key, competency_id=competency_id)
         elif isinstance(data, PolicySet):
-            key = (
-                (policies.c.district == district)
-                & (policies.c.scope == data.scope)
-                & (policies.c.scope_id == data.scope_id)
-            )
-            await session.execute(delete(policies).where(key))
-            await session.execute(
-                sql_insert(policies).values(
-                    district=district,
-                    scope=data.scope,
-                    scope_id=data.scope_id,
-                    policy_id=data.policy.policy_id,
-                    method=data.policy.method,
-                    version=data.policy.version,
-                    params=data.policy.params,
-                    mastery_threshold=data.mastery_threshold,
-                    level_names=list(data.level_names),
-                    level_thresholds=list(data.level_thresholds),
-                    set_at=event.envelope.time,
-                )
+            await put_row(
+                session,
+                policies,
+                {"district": district, "scope": data.scope, "scope_id": data.scope_id},
+                policy_id=data.policy.policy_id,
+                method=data.policy.method,
+                version=data.policy.version,
+                params=data.policy.params,
+                mastery_threshold=data.mastery_threshold,
+                level_names=list(data.level_names),
+                level_thresholds=list(data.level_thresholds),
+                set_at=event.envelope.time,
             )
 
     async def reset(self, session: AsyncSession) -> None:

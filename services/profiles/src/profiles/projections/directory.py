@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventlog.sql import delete_rows, put_row
 from eventlog.stored import StoredEvent
 from shared_events import Envelope, Event
 from shared_events.events import profiles as ev
@@ -123,18 +124,17 @@ class DirectoryProjection:
 async def _register(
     session: AsyncSession, env: Envelope, person_id: str, kind: str, role: str, **extra: object
 ) -> None:
-    await session.execute(delete(people).where(people.c.person_id == person_id))
     values = {"school_ids": [], "grade_levels": [], **extra}
-    await session.execute(
-        insert(people).values(
-            person_id=person_id,
-            district=env.district,
-            kind=kind,
-            role=role,
-            status="active",
-            registered_at=env.time,
-            **values,
-        )
+    await put_row(
+        session,
+        people,
+        {"person_id": person_id},
+        district=env.district,
+        kind=kind,
+        role=role,
+        status="active",
+        registered_at=env.time,
+        **values,
     )
 
 
@@ -152,8 +152,7 @@ async def _apply(session: AsyncSession, env: Envelope, data: Event) -> None:
                 identity=data.identity.model_dump(),
                 identity_digest=data.identity_digest,
             )
-            await session.execute(delete(profiles).where(profiles.c.learner_id == data.learner_id))
-            await session.execute(insert(profiles).values(learner_id=data.learner_id, interests=[]))
+            await put_row(session, profiles, {"learner_id": data.learner_id}, interests=[])
         case ev.StaffRegistered():
             await _register(
                 session,
@@ -182,53 +181,28 @@ async def _apply(session: AsyncSession, env: Envelope, data: Event) -> None:
                 .values(identity=data.identity.model_dump(), identity_digest=data.identity_digest)
             )
         case ev.GuardianLinked():
-            await session.execute(
-                delete(guardian_links).where(
-                    (guardian_links.c.learner_id == data.learner_id)
-                    & (guardian_links.c.guardian_id == data.guardian_id)
-                )
-            )
-            await session.execute(
-                insert(guardian_links).values(
-                    learner_id=data.learner_id,
-                    guardian_id=data.guardian_id,
-                    relationship=data.relationship,
-                )
-            )
+            link = {"learner_id": data.learner_id, "guardian_id": data.guardian_id}
+            await put_row(session, guardian_links, link, relationship=data.relationship)
         case ev.GuardianUnlinked():
-            await session.execute(
-                delete(guardian_links).where(
-                    (guardian_links.c.learner_id == data.learner_id)
-                    & (guardian_links.c.guardian_id == data.guardian_id)
-                )
+            await delete_rows(
+                session, guardian_links, learner_id=data.learner_id, guardian_id=data.guardian_id
             )
         case ev.ClassListed():
-            await session.execute(delete(classes).where(classes.c.class_id == data.class_id))
-            await session.execute(
-                insert(classes).values(
-                    class_id=data.class_id,
-                    district=env.district,
-                    title=data.title,
-                    school_id=data.school_id,
-                    class_code=data.class_code,
-                )
+            await put_row(
+                session,
+                classes,
+                {"class_id": data.class_id},
+                district=env.district,
+                title=data.title,
+                school_id=data.school_id,
+                class_code=data.class_code,
             )
         case ev.ClassEnrolled():
-            same = (enrollments.c.person_id == data.person_id) & (
-                enrollments.c.class_id == data.class_id
-            )
-            await session.execute(delete(enrollments).where(same))
-            await session.execute(
-                insert(enrollments).values(
-                    person_id=data.person_id, class_id=data.class_id, role=data.role
-                )
-            )
+            member = {"person_id": data.person_id, "class_id": data.class_id}
+            await put_row(session, enrollments, member, role=data.role)
         case ev.ClassWithdrawn():
-            await session.execute(
-                delete(enrollments).where(
-                    (enrollments.c.person_id == data.person_id)
-                    & (enrollments.c.class_id == data.class_id)
-                )
+            await delete_rows(
+                session, enrollments, person_id=data.person_id, class_id=data.class_id
             )
         case ev.ProfileUpdated():
             changes = {
@@ -246,17 +220,16 @@ async def _apply(session: AsyncSession, env: Envelope, data: Event) -> None:
                 .values(updated_at=env.time, updated_by=data.author_id, **changes)
             )
         case ev.GoalSet():
-            await session.execute(delete(goals).where(goals.c.goal_id == data.goal_id))
-            await session.execute(
-                insert(goals).values(
-                    goal_id=data.goal_id,
-                    learner_id=data.learner_id,
-                    target_competencies=list(data.target_competencies),
-                    target_date=data.target_date,
-                    description=data.description.model_dump() if data.description else None,
-                    set_on=env.time.date(),
-                    set_by=data.author_id,
-                )
+            await put_row(
+                session,
+                goals,
+                {"goal_id": data.goal_id},
+                learner_id=data.learner_id,
+                target_competencies=list(data.target_competencies),
+                target_date=data.target_date,
+                description=data.description.model_dump() if data.description else None,
+                set_on=env.time.date(),
+                set_by=data.author_id,
             )
         case ev.RecordDisclosed():
             await session.execute(

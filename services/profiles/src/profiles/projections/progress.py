@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, delete
-from sqlalchemy import insert as sql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventlog.sql import put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.pathways import InterventionRecommended
@@ -46,22 +46,15 @@ class StandingsProjection:
         decided = event.envelope.data
         if not isinstance(decided, MasteryDecided):
             return
-        await session.execute(
-            delete(standings).where(
-                (standings.c.learner_id == decided.learner_id)
-                & (standings.c.competency_id == decided.competency_id)
-            )
-        )
-        await session.execute(
-            sql_insert(standings).values(
-                learner_id=decided.learner_id,
-                competency_id=decided.competency_id,
-                level=decided.new_level,
-                score=decided.new_score,
-                mastered=decided.mastered,
-                evidence_count=len(decided.evidence),
-                decided_at=event.envelope.time,
-            )
+        await put_row(
+            session,
+            standings,
+            {"learner_id": decided.learner_id, "competency_id": decided.competency_id},
+            level=decided.new_level,
+            score=decided.new_score,
+            mastered=decided.mastered,
+            evidence_count=len(decided.evidence),
+            decided_at=event.envelope.time,
         )
 
     async def reset(self, session: AsyncSession) -> None:
@@ -77,20 +70,15 @@ class InterventionsProjection:
         recommended = event.envelope.data
         if not isinstance(recommended, InterventionRecommended):
             return
-        await session.execute(
-            delete(interventions).where(
-                interventions.c.intervention_id == recommended.intervention_id
-            )
-        )
-        await session.execute(
-            sql_insert(interventions).values(
-                intervention_id=recommended.intervention_id,
-                learner_id=recommended.learner_id,
-                competency_id=recommended.competency_id,
-                tier=recommended.tier,
-                reason=recommended.reason,
-                open=True,
-            )
+        await put_row(
+            session,
+            interventions,
+            {"intervention_id": recommended.intervention_id},
+            learner_id=recommended.learner_id,
+            competency_id=recommended.competency_id,
+            tier=recommended.tier,
+            reason=recommended.reason,
+            open=True,
         )
 
     async def reset(self, session: AsyncSession) -> None:
