@@ -75,7 +75,6 @@ async def setup(ctx: object, js: JetStreamContext, learners: int) -> None:
 
 
 async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
-    from evidence.api.settings import IngestSettings  # noqa: F401  (the route's model)
     from shared_events.events.evidence import IngestConfigured
 
     settings = Settings(service="evidence", nats_url=url, state_dir=tmp / "state")
