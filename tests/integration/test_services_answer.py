@@ -101,3 +101,31 @@ async def test_the_service_projects_its_stream_and_answers(
         "notifications": {"notification_id": "n-1", "template": "mastery_gained", "locale": "es"},
     }[service]
     assert {k: item[k] for k in expected} == expected
+
+
+async def test_an_operator_rebuilds_a_read_model_from_the_log(
+    js, ledger_settings, running_app, bearer, until
+):
+    settings = ledger_settings("evidence")
+    admin = bearer(settings, "district_admin", sub="per-admin", district="d1")
+    teacher = bearer(settings, "teacher", sub="t-1", district="d1")
+    async with running_app(evidence.app.create_app(settings)) as client:
+        timeline, envelope = mastery()
+        await EventStore(js).append(timeline, [envelope])
+
+        async def listed():
+            return (await client.get("/v1/learners/lrn-1/mastery", headers=teacher)).json()
+
+        before = await until(listed)
+        models = await client.get("/v1/operations/projections", headers=admin)
+        assert "evidence-mastery" in {m["name"] for m in models.json()}
+        assert (await client.get("/v1/operations/projections", headers=teacher)).status_code == 403
+
+        rebuilt = await client.post(
+            "/v1/operations/projections/evidence-mastery/rebuild", headers=admin
+        )
+        assert rebuilt.status_code == 202
+        assert await until(listed) == before
+        unknown = await client.post("/v1/operations/projections/nope/rebuild", headers=admin)
+        assert unknown.status_code == 404
+        assert (await client.get("/v1/operations/parked", headers=admin)).json() == []

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from eventlog import operations
 from eventlog.auth import guarded_routes_missing, verifier_from_settings
 from eventlog.logs import setup_logging
 from eventlog.service import Service
@@ -64,7 +65,7 @@ def create_http_app(
         checks = await service.readiness()
         return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
 
-    for router in routers:
+    for router in (*routers, operations.router):
         app.include_router(router)
 
     missing = guarded_routes_missing(app, PUBLIC_PATHS | set(public_paths))
