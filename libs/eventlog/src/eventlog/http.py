@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from eventlog import operations
-from eventlog.auth import guarded_routes_missing, verifier_from_settings
+from eventlog.auth import Principal, guarded_routes_missing, verifier_from_settings
 from eventlog.logs import setup_logging
 from eventlog.service import Service
 from eventlog.settings import Settings
@@ -80,6 +80,26 @@ def _service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(_service)]
+
+
+def district_of(principal: Principal) -> str:
+    """The district a staff token acts for; 403 when the token names none."""
+    if not principal.district:
+        raise HTTPException(403, detail="district: the token names no district")
+    return principal.district
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, detail=f"body: larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, detail=f"body: larger than {limit} bytes")
+    return bytes(body)
 
 
 def problem(status: int, field: str, rule: str, **extra: Any) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import RowMapping
 
 from eventlog.auth import Principal, allow
+from eventlog.http import read_body
 from evidence.context import EvidenceContext
 from evidence.intake import bookkeeping as books
 from shared_events.codec import MSG_ID
@@ -35,16 +36,8 @@ def partner_of(principal: Principal) -> str:
     return principal.partner
 
 
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
-        raise HTTPException(413, detail=f"body: larger than {MAX_SUBMISSION_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_SUBMISSION_BYTES:
-            raise HTTPException(413, detail=f"body: larger than {MAX_SUBMISSION_BYTES} bytes")
-    return bytes(body)
+async def read_submission(request: Request) -> bytes:
+    return await read_body(request, MAX_SUBMISSION_BYTES)
 
 
 async def submit(

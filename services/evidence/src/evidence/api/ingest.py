@@ -11,7 +11,7 @@ from evidence.api.deps import (
     Partner,
     outcome_body,
     partner_of,
-    read_body,
+    read_submission,
     rejection_status,
     submit,
 )
@@ -20,7 +20,7 @@ router = APIRouter(tags=["ingest"])
 
 
 async def _ingest(request: Request, ctx: Context, principal: Partner, fmt: str) -> JSONResponse:
-    body = await read_body(request)
+    body = await read_submission(request)
     sequence, outcome = await submit(ctx, partner_of(principal), fmt, body, {})
     if outcome is None:
         return JSONResponse({"ingest_sequence": sequence, "status": "pending"}, status_code=202)

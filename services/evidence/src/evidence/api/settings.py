@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
+from eventlog.http import district_of
 from evidence.api.deps import Context
 from evidence.domain.levels import LevelScale
 from evidence.domain.policies import Method, Policy
@@ -49,12 +50,6 @@ class PolicyIn(Strict):
     levels: Levels | None = None
 
 
-def _district(principal: Principal) -> str:
-    if not principal.district:
-        raise HTTPException(403, detail="district: the token names no district")
-    return principal.district
-
-
 async def _append(ctx: Context, district: str, event: Event) -> str:
     timeline = Timeline("evidence", district, "settings")
     envelope = Envelope.wrap(event, source="evidence", subject="settings", district=district)
@@ -75,14 +70,14 @@ async def configure_ingest(body: IngestSettings, ctx: Context, principal: Admin)
         sis_home_pages=tuple(body.sis_home_pages),
         set_by=principal.subject,
     )
-    return {"event_id": await _append(ctx, _district(principal), event)}
+    return {"event_id": await _append(ctx, district_of(principal), event)}
 
 
 @router.put("/alignments")
 async def set_alignments(body: Alignments, ctx: Context, principal: Admin) -> dict[str, str]:
     """Activity id → competency id, for partners whose activities are not competencies."""
     event = AlignmentsSet(alignments=body.alignments, set_by=principal.subject)
-    return {"event_id": await _append(ctx, _district(principal), event)}
+    return {"event_id": await _append(ctx, district_of(principal), event)}
 
 
 @router.put("/policies/{scope}/{scope_id}")
@@ -94,7 +89,7 @@ async def set_policy(
     principal: Admin,
 ) -> dict[str, str | int]:
     """The mastery policy from now on; decisions already made keep the one they used."""
-    district = _district(principal)
+    district = district_of(principal)
     if scope == "district" and scope_id != district:
         raise HTTPException(422, detail="scope_id: a district policy is for your own district")
     async with ctx.service.sessions()() as session:
@@ -136,7 +131,7 @@ async def list_policies(ctx: Context, principal: Readers) -> list[dict[str, obje
     async with ctx.service.sessions()() as session:
         rows = (
             await session.execute(
-                select(policies).where(policies.c.district == _district(principal))
+                select(policies).where(policies.c.district == district_of(principal))
             )
         ).mappings()
         return [

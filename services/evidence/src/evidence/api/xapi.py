@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from evidence.api.deps import Context, Partner, outcome_body, partner_of, read_body, submit
+from evidence.api.deps import Context, Partner, outcome_body, partner_of, read_submission, submit
 from evidence.intake import bookkeeping as books
 
 router = APIRouter(prefix="/xapi", tags=["xapi"])
@@ -58,7 +58,7 @@ async def post_statements(
 ) -> Response:
     """One statement or an array; answers the statement ids, in order."""
     headers = {"X-Experience-API-Version": _require_version(version)}
-    body = await read_body(request)
+    body = await read_submission(request)
     sequence, outcome = await submit(ctx, partner_of(principal), "xapi", body, headers)
     ids = [item["source_id"] for item in outcome["items"]] if outcome and outcome["items"] else []
     return _answer(sequence, outcome, JSONResponse(ids, headers=VERSION_HEADER))
@@ -74,7 +74,7 @@ async def put_statement(
 ) -> Response:
     headers = {"X-Experience-API-Version": _require_version(version)}
     try:
-        statement = json.loads(await read_body(request))
+        statement = json.loads(await read_submission(request))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise HTTPException(400, detail="body: not JSON", headers=VERSION_HEADER) from None
     if not isinstance(statement, dict):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
+from eventlog.http import district_of
 from profiles.api.deps import Context, learner_access
 from profiles.api.views import ProfileView, profile_view
 from profiles.commands.learners import (
@@ -75,19 +76,13 @@ class DisclosureView(BaseModel):
     disclosed_at: datetime
 
 
-def _district(principal: Principal) -> str:
-    if not principal.district:
-        raise HTTPException(403, detail="district: the token names no district")
-    return principal.district
-
-
 @router.post("", status_code=201, responses={200: {}, 409: {}})
 async def register(body: NewLearner, ctx: Context, principal: Admin) -> JSONResponse:
     """Register one learner; the answer is their pseudonymous id. Same details again: 200."""
     identity = body.model_dump(exclude={"school_id", "grade_levels"})
     try:
         result = await register_learner(
-            ctx, _district(principal), identity, body.school_id, tuple(body.grade_levels)
+            ctx, district_of(principal), identity, body.school_id, tuple(body.grade_levels)
         )
     except AlreadyRegistered as exc:
         raise HTTPException(409, detail=str(exc)) from None
@@ -104,10 +99,8 @@ async def find_by_sis_id(
     purpose: Purpose = None,
 ) -> ProfileView:
     """Staff look a learner up by the district's SIS id (never stored in clear in the log)."""
-    district = principal.district
-    if not district:
-        raise HTTPException(403, detail="district: the token names no district")
-    return await read_profile(ctx.ids.learner_id(district, sis_id), ctx, principal, purpose)
+    learner_id = ctx.ids.learner_id(district_of(principal), sis_id)
+    return await read_profile(learner_id, ctx, principal, purpose)
 
 
 @router.get("/{learner_id}")
@@ -192,7 +185,7 @@ async def list_disclosures(
 async def erase(learner_id: str, body: Erasure, ctx: Context, principal: Admin) -> dict[str, str]:
     """Erase a learner: their data key is destroyed, so every sealed value about them is noise."""
     try:
-        await erase_learner(ctx, _district(principal), learner_id, principal.subject, body.reason)
+        await erase_learner(ctx, district_of(principal), learner_id, principal.subject, body.reason)
     except UnknownLearner as exc:
         raise HTTPException(404, detail=str(exc)) from None
     return {"learner_id": learner_id, "status": "erased"}
