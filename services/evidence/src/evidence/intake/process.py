@@ -18,7 +18,7 @@ from evidence.ingest.native import parse_native
 from evidence.ingest.observation import NoEvidence, Observation, Parsed, Rejection, Voiding
 from evidence.intake import bookkeeping as books
 from evidence.intake.decisions import apply_to_learner, recorded_from_held
-from evidence.intake.resolve import Resolved, resolve
+from evidence.intake.resolve import Resolved, learner_status, resolve
 from shared_events import Envelope, Event
 from shared_events.envelope import derived_event_id
 from shared_events.events.evidence import (
@@ -183,7 +183,7 @@ async def _carry_out(
         await apply_to_learner(
             ctx, resolved.district, resolved.learner_id, cause, _once(eid, event)
         )
-        if row["status"] == "held" and await learner_registered(ctx, resolved.learner_id):
+        if row["status"] == "held" and await learner_status(ctx, resolved.learner_id) == "active":
             # Registered while this was being held: the release may already have run.
             await release_held(ctx, resolved.district, resolved.learner_id, f"{cause}/release")
             row["status"] = "recorded"
@@ -268,18 +268,6 @@ async def _reject(
                 items=[],
             )
         )
-
-
-async def learner_registered(ctx: EvidenceContext, learner_id: str) -> bool:
-    from sqlalchemy import select
-
-    from evidence.projections.reference import learners
-
-    async with ctx.service.sessions()() as session:
-        status = await session.scalar(
-            select(learners.c.status).where(learners.c.learner_id == learner_id)
-        )
-    return status == "active"
 
 
 async def release_held(ctx: EvidenceContext, district: str, learner_id: str, cause: str) -> None:

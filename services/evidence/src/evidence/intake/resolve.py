@@ -34,8 +34,14 @@ async def resolve(
     district = await _found(ctx, lambda s: _district(s, partner, observation, prefix))
     competency = await _found(ctx, lambda s: _competency(s, district, observation, prefix))
     learner_id = learner_id_of(ctx, district, observation.learner)
-    status = await _retrying(ctx, lambda s: _learner_status(s, learner_id), accept_none=True)
+    status = await _retrying(ctx, lambda s: _learner_status(s, learner_id))
     return Resolved(district, competency, learner_id, status or "unknown")
+
+
+async def learner_status(ctx: EvidenceContext, learner_id: str) -> str | None:
+    """active or erased as far as the read model knows now; None when never registered."""
+    async with ctx.service.sessions()() as session:
+        return await _learner_status(session, learner_id)
 
 
 async def _found(ctx: EvidenceContext, lookup: Callable[[AsyncSession], Awaitable[str]]) -> str:
@@ -52,10 +58,10 @@ def learner_id_of(ctx: EvidenceContext, district: str, learner: LearnerRef) -> s
 
 
 async def _retrying(
-    ctx: EvidenceContext,
-    lookup: Callable[[AsyncSession], Awaitable[T | None]],
-    accept_none: bool = False,
+    ctx: EvidenceContext, lookup: Callable[[AsyncSession], Awaitable[T | None]]
 ) -> T | None:
+    """The lookup's answer; a miss (None or a Rejection) is asked again once the read models
+    have caught up, and that second answer stands."""
     async with ctx.service.sessions()() as session:
         try:
             found = await lookup(session)
@@ -65,10 +71,7 @@ async def _retrying(
         return found
     await ctx.reference_caught_up()
     async with ctx.service.sessions()() as session:
-        found = await lookup(session)
-    if found is None and not accept_none:
-        raise AssertionError("a lookup returned nothing without a rejection")
-    return found
+        return await lookup(session)
 
 
 async def _district(
