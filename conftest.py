@@ -188,7 +188,13 @@ def bearer():
     """`bearer(settings, "teacher", sub="t1", district="d1")` — headers with a dev token."""
     from eventlog.dev_keys import ensure_dev_keypair, issue_token
 
-    def headers(settings, *roles: str, sub: str = "user-1", district: str | None = None):
+    def headers(
+        settings,
+        *roles: str,
+        sub: str = "user-1",
+        district: str | None = None,
+        partner: str | None = None,
+    ):
         private_key, _ = ensure_dev_keypair(settings.state_dir)
         jwt = issue_token(
             private_key.read_bytes(),
@@ -197,6 +203,7 @@ def bearer():
             subject=sub,
             roles=list(roles),
             district=district,
+            partner=partner,
         )
         return {"Authorization": f"Bearer {jwt}"}
 

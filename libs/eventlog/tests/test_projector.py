@@ -62,13 +62,6 @@ async def counts(engine) -> dict[str, int]:
         return dict(rows.all())
 
 
-async def wait_for(predicate, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def append_evidence(js, learner: str, numbers) -> None:
     store = EventStore(js)
     timeline = Timeline("evidence", "d1", learner)
@@ -88,7 +81,9 @@ class CrashBeforeAck(Exception):
     pass
 
 
-async def test_a_projector_killed_between_commit_and_ack_counts_once_after_restart(js, engine):
+async def test_a_projector_killed_between_commit_and_ack_counts_once_after_restart(
+    js, engine, until
+):
     await append_evidence(js, "learner-a", range(1, 6))
     fast = RetryPolicy(ack_wait=1.0)
 
@@ -99,14 +94,14 @@ async def test_a_projector_killed_between_commit_and_ack_counts_once_after_resta
 
     first._ack = die_before_ack  # the process "dies" right after its SQL commit
     await first.start()
-    await wait_for(lambda: _at(first, 5))
+    await until(lambda: _at(first, 5))
     await first.stop()
     assert await counts(engine) == {"learner-a": 5}
 
     second = Projector(EvidenceCounts(), js, engine, retry=fast)
     await second.start()
     await append_evidence(js, "learner-a", [6])
-    await wait_for(lambda: _lag_zero(second))
+    await until(lambda: _lag_zero(second))
     await second.stop()
 
     assert await counts(engine) == {"learner-a": 6}
@@ -121,7 +116,9 @@ async def _lag_zero(projector: Projector) -> bool:
     return await projector.lag() == 0 and await projector.checkpoint() > 0
 
 
-async def test_a_failing_event_is_retried_with_backoff_then_parked_and_the_rest_flow(js, engine):
+async def test_a_failing_event_is_retried_with_backoff_then_parked_and_the_rest_flow(
+    js, engine, until
+):
     await append_evidence(js, "learner-a", [1, 2, 3])
     projection = EvidenceCounts(poison={"ev-learner-a-2"})
     projector = Projector(
@@ -129,7 +126,7 @@ async def test_a_failing_event_is_retried_with_backoff_then_parked_and_the_rest_
     )
     started = asyncio.get_running_loop().time()
     await projector.start()
-    await wait_for(lambda: _at(projector, 3))
+    await until(lambda: _at(projector, 3))
     elapsed = asyncio.get_running_loop().time() - started
     await projector.stop()
 
@@ -144,35 +141,35 @@ async def test_a_failing_event_is_retried_with_backoff_then_parked_and_the_rest_
     assert "cannot project ev-learner-a-2" in parked[0]["reason"]
 
 
-async def test_a_restarted_projector_resumes_from_its_checkpoint(js, engine):
+async def test_a_restarted_projector_resumes_from_its_checkpoint(js, engine, until):
     await append_evidence(js, "learner-a", [1, 2])
     projection = EvidenceCounts()
     projector = Projector(projection, js, engine)
     await projector.start()
-    await wait_for(lambda: _at(projector, 2))
+    await until(lambda: _at(projector, 2))
     await projector.stop()
 
     await append_evidence(js, "learner-b", [1])
     again = EvidenceCounts()
     restarted = Projector(again, js, engine)
     await restarted.start()
-    await wait_for(lambda: _at(restarted, 3))
+    await until(lambda: _at(restarted, 3))
     await restarted.stop()
 
     assert list(again.attempts) == ["ev-learner-b-1"]
     assert await counts(engine) == {"learner-a": 2, "learner-b": 1}
 
 
-async def test_rebuild_replays_the_stream_from_the_first_event(js, engine):
+async def test_rebuild_replays_the_stream_from_the_first_event(js, engine, until):
     await append_evidence(js, "learner-a", [1, 2])
     projector = Projector(EvidenceCounts(), js, engine)
     await projector.start()
-    await wait_for(lambda: _at(projector, 2))
+    await until(lambda: _at(projector, 2))
     async with engine.begin() as conn:  # the read model is damaged or its schema changed
         await conn.execute(evidence_counts.update().values(count=99))
 
     await projector.rebuild()
-    await wait_for(lambda: _at(projector, 2))
+    await until(lambda: _at(projector, 2))
     await projector.stop()
 
     assert await counts(engine) == {"learner-a": 2}

@@ -12,7 +12,7 @@ async def world(js, ledger_settings, running_app, bearer):
     settings = ledger_settings("evidence")
     app = create_app(settings)
     admin = bearer(settings, "district_admin", sub="per-admin", district=DISTRICT)
-    partner_token = _partner(settings, bearer)
+    partner_token = bearer(settings, "partner", sub=PARTNER, partner=PARTNER)
     async with running_app(app) as client:
         configured = await client.put(
             "/v1/ingest", json={"partners": [PARTNER], "sis_home_pages": [HOME]}, headers=admin
@@ -24,18 +24,3 @@ async def world(js, ledger_settings, running_app, bearer):
         world = World(client, app, js, admin, partner_token)
         await world.ctx.reference_caught_up()
         yield world
-
-
-def _partner(settings, bearer):
-    from eventlog.dev_keys import ensure_dev_keypair, issue_token
-
-    private_key, _ = ensure_dev_keypair(settings.state_dir)
-    jwt = issue_token(
-        private_key.read_bytes(),
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        subject=PARTNER,
-        roles=["partner"],
-        partner=PARTNER,
-    )
-    return {"Authorization": f"Bearer {jwt}"}

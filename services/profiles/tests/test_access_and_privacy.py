@@ -132,7 +132,7 @@ async def test_a_teacher_lists_their_class_but_not_another(world):
     assert theirs.status_code == 403
 
 
-async def test_profile_changes_follow_the_role_rules(world):
+async def test_profile_changes_follow_the_role_rules(world, until):
     client, _app, who, token = world
     student, guardian, teacher, _ = a_student_with_guardian_and_teacher(who)
     learner_id = who.learner(student)
@@ -171,7 +171,7 @@ async def test_profile_changes_follow_the_role_rules(world):
         body = response.json()
         return body if body["goals"] and body["learning_needs"] else None
 
-    body = await _until(profile)
+    body = await until(profile)
     assert body["interests"] == ["robots"]
     assert body["aspirations"] == "engineer"
     assert body["supports"] == ["audio"]
@@ -197,7 +197,7 @@ def mastery(learner_id: str, competency: str, score: float, mastered: bool, n: i
     return Envelope.wrap(event, source="evidence", subject=learner_id, district=DISTRICT)
 
 
-async def test_skills_gaps_strengths_and_goal_status_follow_mastery_decisions(world, js):
+async def test_skills_gaps_strengths_and_goal_status_follow_mastery_decisions(world, js, until):
     client, _app, who, token = world
     student, *_ = a_student_with_guardian_and_teacher(who)
     learner_id = who.learner(student)
@@ -218,7 +218,7 @@ async def test_skills_gaps_strengths_and_goal_status_follow_mastery_decisions(wo
         body = (await client.get(f"/v1/learners/{learner_id}", headers=own)).json()
         return body if len(body["skills"]) == 2 and body["goals"] else None
 
-    body = await _until(derived)
+    body = await until(derived)
     assert body["skills"] == ["frac.1", "geo.1"]
     assert body["gaps"] == ["frac.2"]
     assert body["strengths"][0] == "frac.1"
@@ -230,10 +230,10 @@ async def test_skills_gaps_strengths_and_goal_status_follow_mastery_decisions(wo
         body = (await client.get(f"/v1/learners/{learner_id}", headers=own)).json()
         return body if body["goals"][0]["status"] == "achieved" else None
 
-    assert (await _until(achieved))["gaps"] == []
+    assert (await until(achieved))["gaps"] == []
 
 
-async def test_erasure_shreds_pii_in_the_log_and_survives_rebuilds(world, js):
+async def test_erasure_shreds_pii_in_the_log_and_survives_rebuilds(world, js, until):
     client, app, who, token = world
     student, *_ = a_student_with_guardian_and_teacher(who)
     learner_id = who.learner(student)
@@ -281,7 +281,7 @@ async def test_erasure_shreds_pii_in_the_log_and_survives_rebuilds(world, js):
         body = (await client.get(f"/v1/learners/{learner_id}", headers=admin)).json()
         return body if body["status"] == "erased" else None
 
-    body = await _until(shows_erased)
+    body = await until(shows_erased)
     assert body["name"] is None
     assert body["aspirations"] is None
 
@@ -298,19 +298,7 @@ async def test_erasure_shreds_pii_in_the_log_and_survives_rebuilds(world, js):
     assert patch.status_code == 409
 
 
-async def _until(check, timeout: float = 15.0):
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def test_staff_find_a_learner_by_sis_id_and_the_lookup_is_disclosed(world):
+async def test_staff_find_a_learner_by_sis_id_and_the_lookup_is_disclosed(world, until):
     client, _app, who, token = world
     student, *_ = a_student_with_guardian_and_teacher(who)
     admin = token("district_admin", "per-admin")
@@ -330,4 +318,4 @@ async def test_staff_find_a_learner_by_sis_id_and_the_lookup_is_disclosed(world)
         listed = await client.get(f"/v1/learners/{who.learner(student)}/disclosures", headers=admin)
         return [d for d in listed.json() if d["viewer_id"] == "per-admin"]
 
-    assert await _until(disclosed)
+    assert await until(disclosed)
