@@ -150,3 +150,20 @@ class Service:
         caught_up = all(isinstance(v, int) and v <= bound for v in lags.values())
         checks["ready"] = connected and not missing and caught_up
         return checks
+
+
+class ServiceBound:
+    """What a service's handlers and routes share; it exists before the Service it serves (the
+    handlers are part of the service), so it is bound to it once both are built."""
+
+    def __init__(self) -> None:
+        self._service: Service | None = None
+
+    def bind(self, service: Service) -> None:
+        self._service = service
+
+    @property
+    def service(self) -> Service:
+        if self._service is None:
+            raise NotStarted(f"{type(self).__name__} is not bound to a service")
+        return self._service

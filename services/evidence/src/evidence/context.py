@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from eventlog.sealing import Pseudonyms
-from eventlog.service import Service
+from eventlog.service import ServiceBound
 from evidence.domain.learner_evidence import LearnerEvidence
 
 READ_MODELS = ("evidence-learners", "evidence-competencies", "evidence-settings")
@@ -21,10 +21,10 @@ class KnownTimeline:
     last_hash: str | None
 
 
-class EvidenceContext:
+class EvidenceContext(ServiceBound):
     def __init__(self, pseudonym_secret: bytes, cached_learners: int = 10_000) -> None:
         self.ids = Pseudonyms(pseudonym_secret)
-        self._service: Service | None = None
+        super().__init__()
         # Learners' states as this replica last wrote them. Only a hint: every append is checked
         # against the log's sequence, and a conflict drops the entry and reads the log again.
         self.timelines: OrderedDict[str, KnownTimeline] = OrderedDict()
@@ -35,15 +35,6 @@ class EvidenceContext:
         self.timelines.move_to_end(learner_id)
         while len(self.timelines) > self._cached_learners:
             self.timelines.popitem(last=False)
-
-    def bind(self, service: Service) -> None:
-        self._service = service
-
-    @property
-    def service(self) -> Service:
-        if self._service is None:
-            raise RuntimeError("the evidence context is not bound to a service")
-        return self._service
 
     async def reference_caught_up(self) -> None:
         """Learners, competencies and settings reflect the log (before saying "unknown")."""

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from eventlog.sealing import KeyStore, Pseudonyms, Sealer
-from eventlog.service import Service
+from eventlog.service import ServiceBound
 
 DIRECTORY = "profiles-directory"
 
@@ -36,22 +36,13 @@ class KeyedIds:
         return hmac.new(self._secret, b"digest\x1f" + canonical, hashlib.sha256).hexdigest()
 
 
-class ProfilesContext:
+class ProfilesContext(ServiceBound):
     """Keys, pseudonyms and the running service; bound to the service once it exists."""
 
     def __init__(self, master_key: bytes, pseudonym_secret: bytes) -> None:
-        self._service: Service | None = None
+        super().__init__()
         self._master_key = master_key
         self.ids = KeyedIds(pseudonym_secret)
-
-    def bind(self, service: Service) -> None:
-        self._service = service
-
-    @property
-    def service(self) -> Service:
-        if self._service is None:
-            raise RuntimeError("the profiles context is not bound to a service")
-        return self._service
 
     @cached_property
     def keys(self) -> KeyStore:
