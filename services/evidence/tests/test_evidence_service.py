@@ -3,13 +3,18 @@ real NATS and a real database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
+from eventlog.event_store import EventStore
+from evidence.ingest.observation import MAX_SUBMISSION_BYTES
+from shared_events import Envelope, Timeline
 from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, MasteryDecided
+from shared_events.events.profiles import LearnerErased
 
-from .evidence_world import FRAC, FRAC_URI, GEO, HOME, native
+from .evidence_world import DISTRICT, FRAC, FRAC_URI, GEO, HOME, native
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +98,61 @@ async def test_an_oversized_submission_gets_413(world):
     huge = b"[" + b" " * (1024 * 1024) + b"]"
     response = await world.client.post("/v1/evidence", content=huge, headers=world.partner)
     assert response.status_code == 413
+
+
+async def test_an_oversized_submission_over_nats_is_rejected_and_the_next_one_flows(world):
+    learner = await world.register("sis-1")
+    padded = json.dumps(native("big-1", "sis-1", 0.5, DAY)).encode()
+    padded = padded[:-1] + b', "pad": "' + b"x" * (MAX_SUBMISSION_BYTES + 1) + b'"}'
+    sequence = await world.publish("native", padded)
+    await world.publish("native", native("small-1", "sis-1", 0.9, DAY))
+    assert await world.until(lambda: world.events(learner, "mastery"))
+    [rejection] = await world.rejections()
+    assert rejection.field == "body"
+    assert rejection.rule.startswith("oversized")
+    assert rejection.ingest_sequence == sequence
+
+
+async def test_evidence_for_an_erased_learner_is_rejected_not_held(world):
+    learner = await world.register("sis-1")
+    erased = LearnerErased(learner_id=learner, requested_by="per-admin", reason="guardian request")
+    envelope = Envelope.wrap(erased, source="profiles", subject=learner, district=DISTRICT)
+    await EventStore(world.js).append(Timeline("profiles", DISTRICT, learner), [envelope])
+    await world.ctx.reference_caught_up()
+
+    response = await world.client.post(
+        "/v1/evidence", json=native("e-1", "sis-1", 0.5, DAY), headers=world.partner
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "learner"
+    assert "erased" in response.json()["detail"][0]["rule"]
+    assert await world.events(learner) == []
+
+
+async def test_a_decision_lost_to_a_failure_after_its_evidence_is_made_on_redelivery(
+    world, monkeypatch
+):
+    """The connection fails between appending the evidence and appending its decision: the
+    redelivered submission finds the evidence recorded and makes the missing decision."""
+    learner = await world.register("sis-1")
+    real = EventStore._publish
+    failed: list[str] = []
+
+    async def publish(self, stream, timeline, subject, body, headers, expected):
+        if subject.endswith(".mastery") and not failed:
+            failed.append(subject)
+            raise ConnectionError("connection lost")
+        return await real(self, stream, timeline, subject, body, headers, expected)
+
+    monkeypatch.setattr(EventStore, "_publish", publish)
+    await world.publish("native", native("m-1", "sis-1", 0.8, DAY))
+
+    [decision] = await world.until(lambda: world.events(learner, "mastery"))
+    assert failed
+    [recorded] = await world.events(learner, "recorded")
+    assert [e.evidence_id for e in decision.evidence] == [recorded.evidence_id]
+    await asyncio.sleep(0.5)
+    assert len(await world.events(learner, "mastery")) == 1, "decided once, not twice"
 
 
 async def test_good_evidence_behind_a_bad_one_still_flows(world):

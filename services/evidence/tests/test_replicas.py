@@ -1,5 +1,6 @@
-"""Two evidence replicas consuming together, one of them killed mid-batch after appending but
-before acknowledging: the log ends exactly as one sequential run over the same input."""
+"""Two evidence replicas running together, the one working the intake killed mid-batch after
+appending some events but before writing its bookkeeping or acknowledging anything: the standby
+takes over, and the log ends exactly as one sequential run over the same input."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 
 import pytest
 
-import evidence.handlers
 from evidence.app import create_app
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
 from evidence.domain.policies import DEFAULT_POLICY
@@ -60,39 +60,35 @@ class Killed(BaseException):
 async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     world: World, ledger_settings, running_app, monkeypatch
 ):
-    settings = ledger_settings("evidence").model_copy(update={"handler_ack_wait": 2.0})
+    settings = ledger_settings("evidence").model_copy(
+        update={"handler_ack_wait": 2.0, "lease_ttl": 1.5}
+    )
     replica_a = create_app(settings)
     replica_b = create_app(settings)
     for sis in ("sis-0", "sis-1", "sis-2"):
         await world.register(sis)
-    calls = {"a": 0, "b": 0}
-    real = intake.process
+    appended = {"a": 0, "b": 0}
+    real = intake.apply_to_learner
 
-    async def crash_in_a(ctx, message):
-        if ctx is replica_a.state.evidence:
-            calls["a"] += 1
-            if calls["a"] == 3:
-                items = intake.PARSERS["native"](message.body, message.stored_at, message.headers)
-                plans = [
-                    await intake._plan(ctx, PARTNER, item, 0, False, message) for item in items
-                ]
-                for index, plan in enumerate(plans):
-                    await intake._carry_out(ctx, PARTNER, "native", message, index, plan)
-                raise Killed  # the process dies here: events appended, message not acknowledged
-        else:
-            calls["b"] += 1
-        await real(ctx, message)
+    async def crash_in_a(ctx, *args, **kwargs):
+        replica = "a" if ctx is replica_a.state.evidence else "b"
+        if replica == "a" and appended["a"] == 10:
+            raise Killed  # the process dies here: ten appends made, nothing acknowledged
+        appended[replica] += 1
+        return await real(ctx, *args, **kwargs)
 
-    monkeypatch.setattr(evidence.handlers, "process", crash_in_a)
+    monkeypatch.setattr(intake, "apply_to_learner", crash_in_a)
     # The world's own service stops consuming so only the two replicas share the work.
     await world.ctx.service.stop()
 
+    replica_a_running = running_app(replica_a)
+    await replica_a_running.__aenter__()
+    intake_a = replica_a.state.evidence.service.parts.batches[0]
+    await world.until(lambda: _true(intake_a.lease is not None and intake_a.lease.held))
     async with running_app(replica_b):
-        replica_a_running = running_app(replica_a)
-        await replica_a_running.__aenter__()
         for body in INPUTS:
             await world.js.publish(f"ingest.{PARTNER}.native", json.dumps(body).encode())
-        await world.until(lambda: _true(calls["a"] >= 3))
+        await world.until(lambda: _true(appended["a"] >= 10 and not intake_a.running))
 
         async def all_decided():
             learners = [world.learner(f"sis-{i}") for i in range(3)]
@@ -103,7 +99,7 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
         await asyncio.sleep(0.5)
         await replica_a_running.__aexit__(None, None, None)
 
-    assert calls["b"] > 0
+    assert appended["b"] > 0, "the standby took the intake over"
     recorded: list[EvidenceRecorded] = []
     decided: dict[str, list[tuple]] = {}
     for i in range(3):

@@ -214,6 +214,25 @@ class Projector:
                 return
 
     async def _commit(self, msgs: Sequence[Msg]) -> None:
+        """Apply and move the checkpoint in one transaction. A projection with `apply_batch`
+        gets the whole batch at once; if that fails, the batch is applied again one event at a
+        time, to find the event that fails."""
+        batched = getattr(self.projection, "apply_batch", None)
+        if batched is not None and len(msgs) > 1:
+            try:
+                async with self.sessions() as session, session.begin():
+                    checkpoint = await self._read_checkpoint(session)
+                    fresh = [m for m in msgs if m.metadata.sequence.stream > checkpoint]
+                    if fresh:
+                        await batched(session, [StoredEvent.from_msg(m) for m in fresh])
+                        await self._write_checkpoint(session, fresh[-1].metadata.sequence.stream)
+                return
+            except Exception as exc:
+                log.info(
+                    "projector %s: batch failed (%s); one event at a time",
+                    self.projection.name,
+                    reason_of(exc),
+                )
         async with self.sessions() as session, session.begin():
             checkpoint = await self._read_checkpoint(session)
             for index, msg in enumerate(msgs):

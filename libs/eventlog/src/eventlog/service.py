@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from eventlog.batches import BatchConsumer
 from eventlog.connection import connect
 from eventlog.event_store import EventStore
 from eventlog.handlers import EventHandlers
@@ -37,6 +38,7 @@ class ServiceParts:
     projections: Sequence[Projection] = ()
     read_models: Sequence[MetaData] = ()
     handlers: EventHandlers | None = None
+    batches: Sequence[BatchConsumer] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,11 +101,20 @@ class Service:
             )
             self._broker.include_router(self.parts.handlers.router)
             await self._broker.start()
+        for batch in self.parts.batches:
+            await batch.start(
+                self._js,
+                self._engine,
+                ack_wait=self.settings.handler_ack_wait,
+                lease_ttl=self.settings.lease_ttl,
+            )
         log.info("%s started", name)
 
     async def stop(self) -> None:
         """Stop consuming, then close connections; a step that hangs is logged and skipped so
         shutdown always completes (the log keeps everything a restart needs)."""
+        for batch in self.parts.batches:
+            await self._bounded(f"batch consumer {batch.spec.name}", batch.stop())
         if self._broker is not None:
             await self._bounded("handlers", self._broker.stop())
             self._broker = None
@@ -146,6 +157,11 @@ class Service:
             except Exception as exc:
                 lags[projector.projection.name] = f"unknown: {type(exc).__name__}"
         checks["projectors"] = lags
+        if self.parts.batches:
+            checks["leases"] = {
+                b.spec.name: "held" if b.lease and b.lease.held else "standby"
+                for b in self.parts.batches
+            }
         bound = self.settings.ready_max_lag
         caught_up = all(isinstance(v, int) and v <= bound for v in lags.values())
         checks["ready"] = connected and not missing and caught_up

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         30.0, description="seconds before an unacknowledged handler message is redelivered"
     )
 
+    lease_ttl: float = Field(
+        10.0,
+        description="seconds a replica holds a batch consumer's lease without renewing it; "
+        "a standby takes over after this when the holder dies",
+    )
+
     def sqlalchemy_url(self) -> str:
         """The read-model database: DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
 from eventlog.http import create_http_app, serve
 from eventlog.sealing import pseudonym_secret_from_settings
@@ -14,14 +15,14 @@ from evidence.api import mastery as mastery_api
 from evidence.api import settings as settings_api
 from evidence.api import xapi as xapi_api
 from evidence.context import EvidenceContext
-from evidence.handlers import build_handlers
+from evidence.handlers import build_handlers, build_intake
 from evidence.intake import bookkeeping
 from evidence.projections import mastery, reference
 
 NAME = "evidence"
 
 
-def parts(handlers: EventHandlers) -> ServiceParts:
+def parts(handlers: EventHandlers, intake: BatchConsumer) -> ServiceParts:
     return ServiceParts(
         name=NAME,
         projections=[
@@ -32,13 +33,14 @@ def parts(handlers: EventHandlers) -> ServiceParts:
         ],
         read_models=[mastery.metadata, reference.metadata, bookkeeping.metadata],
         handlers=handlers,
+        batches=[intake],
     )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings(service=NAME)
     ctx = EvidenceContext(pseudonym_secret_from_settings(settings))
-    service = Service(parts(build_handlers(ctx)), settings)
+    service = Service(parts(build_handlers(ctx), build_intake(ctx)), settings)
     ctx.bind(service)
     app = create_http_app(
         service,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eventlog.sealing import Pseudonyms
 from eventlog.service import ServiceBound
 from evidence.domain.learner_evidence import LearnerEvidence
+
+if TYPE_CHECKING:
+    from evidence.intake.resolve import Reference
 
 READ_MODELS = ("evidence-learners", "evidence-competencies", "evidence-settings")
 
@@ -29,6 +34,13 @@ class EvidenceContext(ServiceBound):
         # against the log's sequence, and a conflict drops the entry and reads the log again.
         self.timelines: OrderedDict[str, KnownTimeline] = OrderedDict()
         self._cached_learners = cached_learners
+        # Districts, competencies, alignments and policies as last read (see intake.resolve).
+        self.reference: Reference | None = None
+        self._rejection_locks: dict[str, asyncio.Lock] = {}
+
+    def rejection_lock(self, partner: str) -> asyncio.Lock:
+        """Rejections of one partner are appended one at a time (their log is a hash chain)."""
+        return self._rejection_locks.setdefault(partner, asyncio.Lock())
 
     def remember(self, learner_id: str, known: KnownTimeline) -> None:
         self.timelines[learner_id] = known

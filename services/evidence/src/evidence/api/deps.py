@@ -13,11 +13,11 @@ from sqlalchemy.engine import RowMapping
 from eventlog.auth import Principal, allow
 from eventlog.http import read_body
 from evidence.context import EvidenceContext
+from evidence.ingest.observation import MAX_SUBMISSION_BYTES
 from evidence.intake import bookkeeping as books
 from shared_events.codec import MSG_ID
 from shared_events.subjects import ingest
 
-MAX_SUBMISSION_BYTES = 1024 * 1024 - 4096  # the INGEST stream's limit, less room for headers
 OUTCOME_WAIT_SECONDS = 15.0
 
 

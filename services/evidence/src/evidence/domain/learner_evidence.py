@@ -45,6 +45,8 @@ class LearnerEvidence:
     voided: frozenset[str] = frozenset()
     held: dict[str, EvidenceHeld] = field(default_factory=dict)
     decisions: dict[str, Decision] = field(default_factory=dict)
+    undecided: frozenset[str] = frozenset()
+    """Competencies whose latest evidence or voiding no decision has followed yet."""
 
 
 def evolve(state: LearnerEvidence, event: Event) -> LearnerEvidence:
@@ -55,17 +57,28 @@ def evolve(state: LearnerEvidence, event: Event) -> LearnerEvidence:
             )
             held = {k: v for k, v in state.held.items() if k != event.evidence_id}
             return replace(
-                state, recorded={**state.recorded, event.evidence_id: recorded}, held=held
+                state,
+                recorded={**state.recorded, event.evidence_id: recorded},
+                held=held,
+                undecided=state.undecided | {event.competency_id},
             )
         case EvidenceHeld():
             return replace(state, held={**state.held, event.evidence_id: event})
         case EvidenceVoided():
-            return replace(state, voided=state.voided | {event.evidence_id})
+            return replace(
+                state,
+                voided=state.voided | {event.evidence_id},
+                undecided=state.undecided | {event.competency_id},
+            )
         case MasteryDecided():
             decision = Decision(
                 event.new_level, event.new_score, tuple(e.evidence_id for e in event.evidence)
             )
-            return replace(state, decisions={**state.decisions, event.competency_id: decision})
+            return replace(
+                state,
+                decisions={**state.decisions, event.competency_id: decision},
+                undecided=state.undecided - {event.competency_id},
+            )
     return state
 
 

@@ -1,22 +1,22 @@
-"""Subscribers of the evidence service: partner submissions in, registrations releasing held
-evidence."""
+"""Subscribers of the evidence service: partner submissions in (a batch at a time, by the
+replica holding the intake lease), registrations releasing held evidence."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
 from eventlog.stored import RawStored, StoredEvent
 from evidence.context import EvidenceContext
-from evidence.intake.process import process, release_held
+from evidence.intake.process import process_batch, release_held
 from shared_events.events.profiles import LearnerRegistered
+
+INTAKE_BATCH = 256
 
 
 def build_handlers(ctx: EvidenceContext) -> EventHandlers:
     handlers = EventHandlers("evidence")
-
-    @handlers.on("ingest", stream="INGEST", subjects=("ingest.*.*",), raw=True)
-    async def on_submission(message: RawStored) -> None:
-        """Every partner submission: recorded, held, voided or rejected with its reason."""
-        await process(ctx, message)
 
     @handlers.on("registrations", stream="PROFILES", subjects=("profiles.*.*.registered",))
     async def on_registration(event: StoredEvent) -> None:
@@ -28,3 +28,18 @@ def build_handlers(ctx: EvidenceContext) -> EventHandlers:
             )
 
     return handlers
+
+
+def build_intake(ctx: EvidenceContext) -> BatchConsumer:
+    async def on_submissions(batch: Sequence[RawStored]) -> Sequence[Exception | None]:
+        """Every partner submission: recorded, held, voided or rejected with its reason."""
+        return await process_batch(ctx, batch)
+
+    return BatchConsumer(
+        "evidence-ingest",
+        stream="INGEST",
+        subjects=("ingest.*.*",),
+        handler=on_submissions,
+        batch=INTAKE_BATCH,
+        description="evidence intake: partner submissions, a batch at a time, by the lease holder",
+    )

@@ -9,6 +9,11 @@ from typing import Literal
 
 IngestFormat = Literal["native", "xapi", "caliper"]
 
+MAX_SUBMISSION_BYTES = 512 * 1024
+"""The largest submission the intake accepts, over NATS or HTTP. NATS itself refuses a publish
+above the server's max_payload (1 MiB by default) before anything is stored; between the two,
+the submission is stored in INGEST and rejected as oversized."""
+
 
 @dataclass(frozen=True)
 class LearnerRef:

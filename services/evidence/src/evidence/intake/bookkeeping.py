@@ -51,3 +51,11 @@ async def source(session: AsyncSession, partner: str, source_id: str) -> RowMapp
 async def outcome(session: AsyncSession, ingest_sequence: int) -> RowMapping | None:
     query = select(outcomes).where(outcomes.c.ingest_sequence == ingest_sequence)
     return (await session.execute(query)).mappings().first()
+
+
+async def reached(session: AsyncSession, ingest_sequences: list[int]) -> set[int]:
+    """Which of these INGEST messages already have an outcome."""
+    query = select(outcomes.c.ingest_sequence).where(
+        outcomes.c.ingest_sequence.in_(ingest_sequences)
+    )
+    return set((await session.scalars(query)).all())

@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
-
 from eventlog.event_store import ConcurrencyConflict, EventStore
 from eventlog.hashchain import link_hash
 from evidence.context import EvidenceContext, KnownTimeline
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
-from evidence.domain.levels import LevelScale
-from evidence.domain.policies import DEFAULT_POLICY, Policy
-from evidence.projections.reference import competencies, policies
+from evidence.intake.resolve import Reference, reference
 from shared_events import Envelope, Event, Timeline
 from shared_events.envelope import derived_event_id
 from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, EvidenceVoided
@@ -40,9 +36,20 @@ async def load(store: EventStore, timeline: Timeline) -> KnownTimeline:
 
 
 async def apply_to_learner(
-    ctx: EvidenceContext, district: str, learner_id: str, cause: str, plan: Plan
+    ctx: EvidenceContext,
+    district: str,
+    learner_id: str,
+    cause: str,
+    plan: Plan,
+    ref: Reference | None = None,
+    mend: Sequence[str] = (),
 ) -> list[Event]:
-    """Append `plan(state)` and the decisions that follow; returns what was appended."""
+    """Append `plan(state)` and the decisions that follow (under the policies in `ref`, by
+    default the current ones); returns what was appended.
+
+    When the plan has nothing to add (a redelivery), the competencies in `mend` are decided
+    all the same: if the process died between appending evidence and appending its decision,
+    the decision is made now rather than never."""
     store = ctx.service.store
     timeline = Timeline("evidence", district, learner_id)
     for attempt in range(ATTEMPTS):
@@ -51,17 +58,25 @@ async def apply_to_learner(
             known = await load(store, timeline)
         state = known.state
         planned = list(plan(state))
-        if not planned:
+        step = cause
+        if planned:
+            ref = ref or await reference(ctx)
+            events = planned + _decisions(ref, district, state, planned)
+        elif undecided := [c for c in mend if c in state.undecided]:
+            ref = ref or await reference(ctx)
+            events, step = _decide(ref, district, state, undecided), f"{cause}/mend"
+        else:
+            events = []
+        if not events:
             ctx.remember(learner_id, known)
             return []
-        events = planned + await _decisions(ctx, district, state, planned)
         envelopes = [
             Envelope.wrap(
                 event,
                 source=SOURCE,
                 subject=learner_id,
                 district=district,
-                id=derived_event_id(cause, index),
+                id=derived_event_id(step, index),
                 causationid=cause,
             )
             for index, event in enumerate(events)
@@ -87,8 +102,8 @@ async def apply_to_learner(
     return []
 
 
-async def _decisions(
-    ctx: EvidenceContext, district: str, state: LearnerEvidence, planned: list[Event]
+def _decisions(
+    ref: Reference, district: str, state: LearnerEvidence, planned: list[Event]
 ) -> list[Event]:
     touched: list[str] = []
     for event in planned:
@@ -98,42 +113,19 @@ async def _decisions(
             and event.competency_id not in touched
         ):
             touched.append(event.competency_id)
+    return _decide(ref, district, state, touched)
+
+
+def _decide(
+    ref: Reference, district: str, state: LearnerEvidence, competencies: Sequence[str]
+) -> list[Event]:
     decisions: list[Event] = []
-    for competency_id in touched:
-        decision = decide(state, competency_id, await policy_for(ctx, district, competency_id))
+    for competency_id in competencies:
+        decision = decide(state, competency_id, ref.policy_for(district, competency_id))
         if decision is not None:
             decisions.append(decision)
             state = evolve(state, decision)
     return decisions
-
-
-async def policy_for(ctx: EvidenceContext, district: str, competency_id: str) -> Policy:
-    """The most specific policy in force: competency, then framework, then district."""
-    async with ctx.service.sessions()() as session:
-        framework = await session.scalar(
-            select(competencies.c.framework_id).where(
-                (competencies.c.district == district)
-                & (competencies.c.competency_id == competency_id)
-            )
-        )
-        rows = (
-            (await session.execute(select(policies).where(policies.c.district == district)))
-            .mappings()
-            .all()
-        )
-    by_scope = {(r["scope"], r["scope_id"]): r for r in rows}
-    for key in (("competency", competency_id), ("framework", framework), ("district", district)):
-        row = by_scope.get(key)
-        if row is not None:
-            return Policy(
-                policy_id=row["policy_id"],
-                method=row["method"],
-                version=row["version"],
-                params=row["params"],
-                mastery_threshold=row["mastery_threshold"],
-                scale=LevelScale(tuple(row["level_names"]), tuple(row["level_thresholds"])),
-            )
-    return DEFAULT_POLICY
 
 
 def recorded_from_held(held: EvidenceHeld, recorded_at: datetime) -> EvidenceRecorded:

@@ -1,24 +1,49 @@
-"""One INGEST message, start to end: parse, resolve, de-duplicate, then record, hold, void or
-reject — and note the outcome for whoever waits on it (the HTTP routes)."""
+"""Partner submissions from INGEST, a batch at a time: parse, resolve, de-duplicate, then record,
+hold, void or reject — and note each outcome for whoever waits on it (the HTTP routes).
+
+Two submissions that share a learner or a partner id are carried out in INGEST order, one after
+the other; the rest of the batch runs concurrently. What the intake reads from SQL is read once
+per batch (outcomes already reached, partner ids already seen, learners' statuses), kept up to
+date in memory while the batch runs, and written back in one transaction at its end — after the
+events it describes are in the log. A crash in between is mended by redelivery: every event the
+intake appends has an id derived from its input, and a learner's state already holding an
+evidence id makes its second recording a no-op.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, tuple_, update
 
 from eventlog.stored import RawStored
 from evidence.context import EvidenceContext
 from evidence.ingest.native import parse_native
-from evidence.ingest.observation import NoEvidence, Observation, Parsed, Rejection, Voiding
+from evidence.ingest.observation import (
+    MAX_SUBMISSION_BYTES,
+    NoEvidence,
+    Observation,
+    Parsed,
+    Rejection,
+    Voiding,
+)
 from evidence.intake import bookkeeping as books
 from evidence.intake.decisions import apply_to_learner, recorded_from_held
-from evidence.intake.resolve import Resolved, learner_status, resolve
+from evidence.intake.resolve import (
+    Reference,
+    Resolved,
+    learner_status,
+    learner_statuses,
+    reference,
+    resolve,
+)
 from shared_events import Envelope, Event
 from shared_events.envelope import derived_event_id
 from shared_events.events.evidence import (
@@ -30,6 +55,7 @@ from shared_events.events.evidence import (
 from shared_events.subjects import INGEST_FORMATS, RejectionLog, parse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+SQL_CHUNK = 400  # rows per IN (...) query, well inside every database's parameter limit
 
 
 def _xapi(body: bytes, received_at: datetime, headers: dict[str, str]) -> list[Parsed]:
@@ -61,164 +87,320 @@ def evidence_id(partner: str, source_id: str) -> str:
     return derived_event_id(f"evidence/{partner}/{source_id}")
 
 
-async def process(ctx: EvidenceContext, message: RawStored) -> None:
+class DependencyFailed(RuntimeError):
+    """An earlier submission for the same learner or partner id failed; this one waits for the
+    redelivery of both rather than overtake it."""
+
+
+@dataclass
+class Item:
+    parsed: Parsed
+    digest: str
+    prefix: str
+    resolved: Resolved | None = None
+
+
+@dataclass
+class Submission:
+    message: RawStored
+    partner: str
+    fmt: str
+    items: list[Item] = field(default_factory=list)
+    rejection: Rejection | None = None
+
+    def sources(self) -> set[tuple[str, str]]:
+        found = {(self.partner, i.parsed.source_id) for i in self.items}
+        found |= {
+            (self.partner, i.parsed.voided_source_id)
+            for i in self.items
+            if isinstance(i.parsed, Voiding)
+        }
+        return found
+
+
+@dataclass
+class Batch:
+    """What the intake knows while a batch runs, and what it will write at the end."""
+
+    reference: Reference
+    sources: dict[tuple[str, str], dict[str, Any]]
+    statuses: dict[str, str]
+    source_rows: list[dict[str, Any]] = field(default_factory=list)
+    voided: list[tuple[str, str]] = field(default_factory=list)
+    outcome_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def process_batch(
+    ctx: EvidenceContext, messages: Sequence[RawStored]
+) -> list[Exception | None]:
+    """Carry out every message; one result per message (None, or what failed it)."""
     async with ctx.service.sessions()() as session:
-        if await books.outcome(session, message.sequence) is not None:
-            return  # handled before a crash or a redelivery; its events are in the log
+        done = await books.reached(session, [m.sequence for m in messages])
+    todo = [m for m in messages if m.sequence not in done]
+    if not todo:
+        return [None] * len(messages)
+    ref = await reference(ctx)
+    submissions = [await _read(ctx, ref, m) for m in todo]
+    batch = Batch(
+        ref,
+        await _known_sources(ctx, set().union(*(s.sources() for s in submissions))),
+        await learner_statuses(
+            ctx, {i.resolved.learner_id for s in submissions for i in s.items if i.resolved}
+        ),
+    )
+    tasks: dict[int, asyncio.Task[None]] = {}
+    last: dict[str, asyncio.Task[None]] = {}
+    for submission in submissions:
+        keys = _keys(batch, submission, submissions)
+        after = [last[k] for k in keys if k in last]
+        task = asyncio.create_task(_after(after, partial(_settle, ctx, batch, submission)))
+        tasks[submission.message.sequence] = task
+        last |= dict.fromkeys(keys, task)
+    outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+            raise outcome  # the process is going down: nothing more is written
+    failed = {seq: o for seq, o in zip(tasks, outcomes, strict=True) if isinstance(o, Exception)}
+    await _write(ctx, batch)
+    return [failed.get(m.sequence) for m in messages]
+
+
+async def _after(earlier: list[asyncio.Task[None]], step: Callable[[], Awaitable[None]]) -> None:
+    for task in earlier:
+        try:
+            await asyncio.shield(task)
+        except Exception as exc:
+            raise DependencyFailed(f"an earlier submission failed: {exc}") from exc
+    await step()
+
+
+def _keys(batch: Batch, submission: Submission, everything: list[Submission]) -> set[str]:
+    """What orders this submission after earlier ones: its learners and its partner ids."""
+    keys = {f"source/{partner}/{sid}" for partner, sid in submission.sources()}
+    for item in submission.items:
+        if item.resolved is not None:
+            keys.add(f"learner/{item.resolved.learner_id}")
+        elif isinstance(item.parsed, Voiding):
+            voided = (submission.partner, item.parsed.voided_source_id)
+            learner = _learner_of_source(batch, voided, everything)
+            if learner:
+                keys.add(f"learner/{learner}")
+    return keys
+
+
+def _learner_of_source(
+    batch: Batch, source: tuple[str, str], everything: list[Submission]
+) -> str | None:
+    known = batch.sources.get(source)
+    if known is not None and known.get("learner_id"):
+        return str(known["learner_id"])
+    for submission in everything:
+        for item in submission.items:
+            if item.resolved and (submission.partner, item.parsed.source_id) == source:
+                return item.resolved.learner_id
+    return None
+
+
+async def _read(ctx: EvidenceContext, ref: Reference, message: RawStored) -> Submission:
+    """Parse and resolve, with no regard to other submissions (that comes later, in order)."""
     subject = parse(message.subject)
     partner = getattr(subject, "partner", "unknown")
     fmt = getattr(subject, "format", "native")
     assert fmt in INGEST_FORMATS
+    submission = Submission(message, partner, fmt)
     try:
-        items = PARSERS[fmt](message.body, message.stored_at, message.headers)
-        plans = [
-            await _plan(ctx, partner, item, i, len(items) > 1, message)
-            for i, item in enumerate(items)
-        ]
+        if len(message.body) > MAX_SUBMISSION_BYTES:
+            raise Rejection(
+                "body",
+                f"oversized: {len(message.body)} bytes, more than the "
+                f"{MAX_SUBMISSION_BYTES} a submission may have",
+            )
+        parsed = PARSERS[fmt](message.body, message.stored_at, message.headers)
+        for index, one in enumerate(parsed):
+            prefix = f"[{index}]." if len(parsed) > 1 else ""
+            item = Item(one, content_hash(one), prefix)
+            if isinstance(one, Observation):
+                if one.observed_at > message.stored_at + FUTURE_TOLERANCE:
+                    raise Rejection(f"{prefix}observed_at", "is in the future", one.source_id)
+                item.resolved = await resolve(ctx, ref, partner, one, prefix)
+            submission.items.append(item)
     except Rejection as rejection:
-        await _reject(ctx, partner, fmt, message.sequence, rejection)
+        submission.rejection = rejection
+        submission.items = []
+    return submission
+
+
+async def _known_sources(
+    ctx: EvidenceContext, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    keys = sorted(wanted)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    async with ctx.service.sessions()() as session:
+        for start in range(0, len(keys), SQL_CHUNK):
+            chunk = keys[start : start + SQL_CHUNK]
+            rows = await session.execute(
+                select(books.sources).where(
+                    tuple_(books.sources.c.partner, books.sources.c.source_id).in_(chunk)
+                )
+            )
+            for row in rows.mappings():
+                found[(row["partner"], row["source_id"])] = dict(row)
+    return found
+
+
+async def _settle(ctx: EvidenceContext, batch: Batch, submission: Submission) -> None:
+    """Check every item against what is already known (all or nothing), then carry them out."""
+    try:
+        if submission.rejection is not None:
+            raise submission.rejection
+        for item in submission.items:
+            _check(batch, submission, item)
+    except Rejection as rejection:
+        await _reject(ctx, batch, submission, rejection)
         return
     results = [
-        await _carry_out(ctx, partner, fmt, message, i, plan) for i, plan in enumerate(plans)
+        await _carry_out(ctx, batch, submission, index, item)
+        for index, item in enumerate(submission.items)
     ]
-    async with ctx.service.sessions()() as session, session.begin():
-        await session.execute(
-            insert(books.outcomes).values(
-                ingest_sequence=message.sequence, partner=partner, status="accepted", items=results
-            )
-        )
+    batch.outcome_rows.append(
+        {
+            "ingest_sequence": submission.message.sequence,
+            "partner": submission.partner,
+            "status": "accepted",
+            "items": results,
+        }
+    )
 
 
-async def _plan(
-    ctx: EvidenceContext, partner: str, item: Parsed, index: int, batch: bool, message: RawStored
-) -> tuple[Parsed, Resolved | None, str]:
-    """Check one item fully before anything of the submission is appended (all or nothing)."""
-    prefix = f"[{index}]." if batch else ""
-    digest = content_hash(item)
-    async with ctx.service.sessions()() as session:
-        seen = await books.source(session, partner, item.source_id)
-    if seen is not None and seen["content_hash"] != digest:
+def _check(batch: Batch, submission: Submission, item: Item) -> None:
+    parsed, prefix = item.parsed, item.prefix
+    seen = batch.sources.get((submission.partner, parsed.source_id))
+    if seen is not None and seen["content_hash"] != item.digest:
         raise Rejection(
             f"{prefix}id",
-            f"conflict: {item.source_id!r} was already received with different content",
-            item.source_id,
+            f"conflict: {parsed.source_id!r} was already received with different content",
+            parsed.source_id,
         )
-    if isinstance(item, Observation):
-        if item.observed_at > message.stored_at + FUTURE_TOLERANCE:
-            raise Rejection(f"{prefix}observed_at", "is in the future", item.source_id)
-        return item, await resolve(ctx, partner, item, prefix), digest
-    if isinstance(item, Voiding):
-        async with ctx.service.sessions()() as session:
-            voided = await books.source(session, partner, item.voided_source_id)
+    if item.resolved is not None and batch.statuses.get(item.resolved.learner_id) == "erased":
+        raise Rejection(
+            f"{prefix}learner",
+            "the learner's record was erased: no evidence is kept for them",
+            parsed.source_id,
+        )
+    if isinstance(parsed, Voiding):
+        voided = batch.sources.get((submission.partner, parsed.voided_source_id))
         if voided is None or voided["evidence_id"] is None:
             raise Rejection(
                 f"{prefix}object.id",
-                f"voids {item.voided_source_id!r}, which was never recorded",
-                item.source_id,
+                f"voids {parsed.voided_source_id!r}, which was never recorded",
+                parsed.source_id,
             )
-    return item, None, digest
 
 
 async def _carry_out(
-    ctx: EvidenceContext,
-    partner: str,
-    fmt: str,
-    message: RawStored,
-    index: int,
-    plan: tuple[Parsed, Resolved | None, str],
+    ctx: EvidenceContext, batch: Batch, submission: Submission, index: int, item: Item
 ) -> dict[str, Any]:
-    item, resolved, digest = plan
-    async with ctx.service.sessions()() as session:
-        seen = await books.source(session, partner, item.source_id)
+    partner, message, parsed = submission.partner, submission.message, item.parsed
+    seen = batch.sources.get((partner, parsed.source_id))
     if seen is not None:
         return {
-            "source_id": item.source_id,
+            "source_id": parsed.source_id,
             "status": "duplicate",
             "evidence_id": seen["evidence_id"],
         }
     row: dict[str, Any] = {
         "partner": partner,
-        "source_id": item.source_id,
-        "content_hash": digest,
+        "source_id": parsed.source_id,
+        "content_hash": item.digest,
         "ingest_sequence": message.sequence,
         "item": index,
+        "evidence_id": None,
+        "learner_id": None,
+        "district": None,
+        "competency_id": None,
     }
     cause = f"ingest/{message.sequence}/{index}"
-    if isinstance(item, Observation) and resolved is not None:
-        eid = evidence_id(partner, item.source_id)
-        row |= {
-            "evidence_id": eid,
-            "learner_id": resolved.learner_id,
-            "district": resolved.district,
-            "competency_id": resolved.competency_id,
-        }
-        event: Event
-        if resolved.learner_status == "active":
-            event = EvidenceRecorded(
-                evidence_id=eid,
-                learner_id=resolved.learner_id,
-                competency_id=resolved.competency_id,
-                score=item.score,
-                observed_at=item.observed_at,
-                recorded_at=message.stored_at,
-                partner=partner,
-                source_id=item.source_id,
-                source_format=fmt,
-                ingest_sequence=message.sequence,
-            )
-            row["status"] = "recorded"
-        else:
-            event = EvidenceHeld(
-                evidence_id=eid,
-                learner_id=resolved.learner_id,
-                competency_id=resolved.competency_id,
-                score=item.score,
-                observed_at=item.observed_at,
-                partner=partner,
-                source_id=item.source_id,
-                source_format=fmt,
-                ingest_sequence=message.sequence,
-            )
-            row["status"] = "held"
-        await apply_to_learner(
-            ctx, resolved.district, resolved.learner_id, cause, _once(eid, event)
-        )
-        if row["status"] == "held" and await learner_status(ctx, resolved.learner_id) == "active":
-            # Registered while this was being held: the release may already have run.
-            await release_held(ctx, resolved.district, resolved.learner_id, f"{cause}/release")
-            row["status"] = "recorded"
-    elif isinstance(item, Voiding):
-        async with ctx.service.sessions()() as session:
-            voided = await books.source(session, partner, item.voided_source_id)
-        assert voided is not None
+    if isinstance(parsed, Observation) and item.resolved is not None:
+        row |= await _observe(ctx, batch, submission, parsed, item.resolved, cause)
+    elif isinstance(parsed, Voiding):
+        voided = batch.sources[(partner, parsed.voided_source_id)]
         event = EvidenceVoided(
             evidence_id=voided["evidence_id"],
             learner_id=voided["learner_id"],
             competency_id=voided["competency_id"],
-            reason=f"voided by {partner} statement {item.source_id}",
+            reason=f"voided by {partner} statement {parsed.source_id}",
         )
         await apply_to_learner(
-            ctx, voided["district"], voided["learner_id"], cause, _unless_voided(event)
+            ctx,
+            voided["district"],
+            voided["learner_id"],
+            cause,
+            _unless_voided(event),
+            batch.reference,
+            mend=(event.competency_id,),
         )
-        row |= {"status": "voiding", "evidence_id": None}
-        async with ctx.service.sessions()() as session, session.begin():
-            await session.execute(
-                update(books.sources)
-                .where(
-                    (books.sources.c.partner == partner)
-                    & (books.sources.c.source_id == item.voided_source_id)
-                )
-                .values(status="voided")
-            )
+        row["status"] = "voiding"
+        voided["status"] = "voided"
+        batch.voided.append((partner, parsed.voided_source_id))
     else:
-        assert isinstance(item, NoEvidence)
+        assert isinstance(parsed, NoEvidence)
         row["status"] = "no_evidence"
-    async with ctx.service.sessions()() as session, session.begin():
-        await session.execute(insert(books.sources).values(**row))
+    batch.sources[(partner, parsed.source_id)] = row
+    batch.source_rows.append(row)
     return {
-        "source_id": item.source_id,
+        "source_id": parsed.source_id,
         "status": row["status"],
-        "evidence_id": row.get("evidence_id"),
+        "evidence_id": row["evidence_id"],
+    }
+
+
+async def _observe(
+    ctx: EvidenceContext,
+    batch: Batch,
+    submission: Submission,
+    parsed: Observation,
+    resolved: Resolved,
+    cause: str,
+) -> dict[str, Any]:
+    partner, message = submission.partner, submission.message
+    eid = evidence_id(partner, parsed.source_id)
+    common = {
+        "evidence_id": eid,
+        "learner_id": resolved.learner_id,
+        "competency_id": resolved.competency_id,
+        "score": parsed.score,
+        "observed_at": parsed.observed_at,
+        "partner": partner,
+        "source_id": parsed.source_id,
+        "source_format": submission.fmt,
+        "ingest_sequence": message.sequence,
+    }
+    event: Event
+    if batch.statuses.get(resolved.learner_id) == "active":
+        event = EvidenceRecorded(recorded_at=message.stored_at, **common)
+        status = "recorded"
+    else:
+        event = EvidenceHeld(**common)
+        status = "held"
+    await apply_to_learner(
+        ctx,
+        resolved.district,
+        resolved.learner_id,
+        cause,
+        _once(eid, event),
+        batch.reference,
+        mend=(resolved.competency_id,) if status == "recorded" else (),
+    )
+    if status == "held" and await learner_status(ctx, resolved.learner_id) == "active":
+        # Registered while this was being held: the release may already have run.
+        await release_held(ctx, resolved.district, resolved.learner_id, f"{cause}/release")
+        status = "recorded"
+    return {
+        "evidence_id": eid,
+        "learner_id": resolved.learner_id,
+        "district": resolved.district,
+        "competency_id": resolved.competency_id,
+        "status": status,
     }
 
 
@@ -238,11 +420,12 @@ def _unless_voided(event: EvidenceVoided) -> Callable[[Any], list[Event]]:
 
 
 async def _reject(
-    ctx: EvidenceContext, partner: str, fmt: str, sequence: int, rejection: Rejection
+    ctx: EvidenceContext, batch: Batch, submission: Submission, rejection: Rejection
 ) -> None:
+    sequence, partner = submission.message.sequence, submission.partner
     event = EvidenceRejected(
         partner=partner,
-        source_format=fmt,
+        source_format=submission.fmt,
         ingest_sequence=sequence,
         source_id=rejection.source_id,
         field=rejection.field[:500],
@@ -256,18 +439,36 @@ async def _reject(
         id=derived_event_id(f"reject/{sequence}"),
         causationid=f"ingest/{sequence}",
     )
-    await ctx.service.store.append(RejectionLog(partner), [envelope])
+    async with ctx.rejection_lock(partner):
+        await ctx.service.store.append(RejectionLog(partner), [envelope])
+    batch.outcome_rows.append(
+        {
+            "ingest_sequence": sequence,
+            "partner": partner,
+            "status": "rejected",
+            "field": event.field,
+            "rule": event.rule,
+            "items": [],
+        }
+    )
+
+
+async def _write(ctx: EvidenceContext, batch: Batch) -> None:
+    """The batch's bookkeeping, in one transaction, after its events are in the log."""
     async with ctx.service.sessions()() as session, session.begin():
-        await session.execute(
-            insert(books.outcomes).values(
-                ingest_sequence=sequence,
-                partner=partner,
-                status="rejected",
-                field=event.field,
-                rule=event.rule,
-                items=[],
+        if batch.source_rows:
+            await session.execute(insert(books.sources), batch.source_rows)
+        for partner, source_id in batch.voided:
+            await session.execute(
+                update(books.sources)
+                .where(
+                    (books.sources.c.partner == partner) & (books.sources.c.source_id == source_id)
+                )
+                .values(status="voided")
             )
-        )
+        if batch.outcome_rows:
+            rows = [{"field": None, "rule": None} | row for row in batch.outcome_rows]
+            await session.execute(insert(books.outcomes), rows)
 
 
 async def release_held(ctx: EvidenceContext, district: str, learner_id: str, cause: str) -> None:

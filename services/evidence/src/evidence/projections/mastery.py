@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventlog.sql import put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
 
 metadata = MetaData()
+CHUNK = 400  # keys per IN (...), well inside every database's parameter limit
 
 mastery = Table(
     "evidence_mastery",
@@ -31,21 +34,37 @@ class MasteryProjection:
     subjects = ("evidence.*.*.mastery",)
 
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
-        envelope = event.envelope
-        if not isinstance(envelope.data, MasteryDecided):
-            return
-        decided = envelope.data
-        await put_row(
-            session,
-            mastery,
-            {"learner_id": decided.learner_id, "competency_id": decided.competency_id},
-            district=envelope.district,
-            level=decided.new_level,
-            score=decided.new_score,
-            mastered=decided.mastered,
-            decision_id=envelope.id,
-            decided_at=envelope.time,
-        )
+        await self.apply_batch(session, [event])
+
+    async def apply_batch(self, session: AsyncSession, events: Sequence[StoredEvent]) -> None:
+        """Only the latest decision per learner and competency matters: one delete and one
+        insert for the whole batch."""
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for event in events:
+            envelope = event.envelope
+            if not isinstance(envelope.data, MasteryDecided):
+                continue
+            decided = envelope.data
+            latest[(decided.learner_id, decided.competency_id)] = {
+                "learner_id": decided.learner_id,
+                "competency_id": decided.competency_id,
+                "district": envelope.district,
+                "level": decided.new_level,
+                "score": decided.new_score,
+                "mastered": decided.mastered,
+                "decision_id": envelope.id,
+                "decided_at": envelope.time,
+            }
+        keys = list(latest)
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            await session.execute(
+                mastery.delete().where(
+                    tuple_(mastery.c.learner_id, mastery.c.competency_id).in_(chunk)
+                )
+            )
+        if latest:
+            await session.execute(mastery.insert(), list(latest.values()))
 
     async def reset(self, session: AsyncSession) -> None:
         await session.execute(mastery.delete())

@@ -1,0 +1,181 @@
+"""A durable consumer worked a batch at a time by the one replica holding its lease.
+
+For input whose order matters per entity but whose entity is only known after reading it (raw
+partner submissions name their learner inside the body), one message in flight at a time keeps
+order but caps throughput at one round trip per message. Here the replica holding the lease
+fetches up to `batch` messages at once and hands them all to the handler, which may work on
+independent ones concurrently as long as it keeps each entity's messages in order. The other
+replicas stand by and take the lease over when the holder stops renewing it (a crash) or gives
+it up (a shutdown); messages the holder had not acknowledged come back after `ack_wait`.
+
+The handler returns one result per message: None to acknowledge it, or the exception that
+failed it — NAKed with the retry policy's backoff, parked after the last delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventlog.consumers import ConsumerSpec, ensure_consumer
+from eventlog.lease import Lease
+from eventlog.redelivery import RetryPolicy, park, reason_of
+from eventlog.sql import sessions
+from eventlog.stored import RawStored
+from eventlog.telemetry import tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+
+BatchHandler = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        name: str,
+        *,
+        stream: str,
+        subjects: tuple[str, ...],
+        handler: BatchHandler,
+        batch: int = 256,
+        retry: RetryPolicy | None = None,
+        lease_ttl: float = 10.0,
+        poll: float = 1.0,
+        description: str = "",
+    ) -> None:
+        self.spec = ConsumerSpec(
+            name=name,
+            stream=stream,
+            subjects=subjects,
+            retry=retry or RetryPolicy(),
+            max_ack_pending=batch,
+            description=description or f"batch consumer {name}",
+        )
+        self.handler = handler
+        self.batch = batch
+        self.lease_ttl = lease_ttl
+        self.poll = poll
+        self.lease: Lease | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._engine: AsyncEngine | None = None
+
+    async def start(
+        self,
+        js: JetStreamContext,
+        engine: AsyncEngine,
+        ack_wait: float | None = None,
+        lease_ttl: float | None = None,
+    ) -> None:
+        if ack_wait is not None:
+            self.spec = replace(self.spec, retry=replace(self.spec.retry, ack_wait=ack_wait))
+        self.lease_ttl = lease_ttl or self.lease_ttl
+        await ensure_consumer(js, self.spec)
+        self._engine = engine
+        holder = f"{self.spec.name}-{uuid.uuid4().hex[:8]}"
+        self.lease = Lease(js, self.spec.name, holder, ttl=self.lease_ttl)
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(js), name=f"batch {self.spec.name}")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then give the lease up."""
+        self._stopping.set()
+        if self._task is not None:
+            if not self._task.done():
+                await asyncio.wait([self._task])
+            if not self._task.cancelled() and self._task.exception() is not None:
+                log.error(
+                    "%s: the consumer had stopped: %r", self.spec.name, self._task.exception()
+                )
+            self._task = None
+        if self.lease is not None:
+            with contextlib.suppress(Exception):
+                await self.lease.release()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self, js: JetStreamContext) -> None:
+        assert self.lease is not None
+        sub = await js.pull_subscribe_bind(self.spec.name, stream=self.spec.stream)
+        try:
+            while not self._stopping.is_set():
+                if not await self._hold():
+                    await self._pause(self.lease_ttl / 4)
+                    continue
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=self.poll)
+                except TimeoutError:
+                    continue
+                except Exception as exc:
+                    log.warning("%s: fetch failed: %s", self.spec.name, reason_of(exc))
+                    await self._pause(self.poll)
+                    continue
+                await self._handle(msgs)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _hold(self) -> bool:
+        """Hold the lease, renewing it once a third of its time has passed."""
+        assert self.lease is not None
+        try:
+            if self.lease.held and self.lease.remaining > self.lease_ttl * 2 / 3:
+                return True
+            return await self.lease.acquire()
+        except Exception as exc:
+            log.warning("%s: lease check failed: %s", self.spec.name, reason_of(exc))
+            return False
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _handle(self, msgs: list[Msg]) -> None:
+        with _tracer.start_as_current_span(
+            f"handle {self.spec.name}",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": self.spec.stream,
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.batch.message_count": len(msgs),
+            },
+        ):
+            try:
+                results = await self.handler([RawStored.from_msg(m) for m in msgs])
+            except Exception as exc:
+                results = [exc] * len(msgs)
+        for msg, result in zip(msgs, results, strict=True):
+            if result is None:
+                await msg.ack()
+            else:
+                await self._failed(msg, result)
+
+    async def _failed(self, msg: Msg, exc: Exception) -> None:
+        deliveries = msg.metadata.num_delivered
+        retry = self.spec.retry
+        if not retry.exhausted(deliveries) or self._engine is None:
+            await msg.nak(delay=retry.delay(deliveries))
+            log.warning(
+                "%s: message at %d failed (delivery %d): %s",
+                self.spec.name,
+                msg.metadata.sequence.stream,
+                deliveries,
+                reason_of(exc),
+            )
+            return
+        async with sessions(self._engine)() as session, session.begin():
+            await park(session, self.spec.name, msg, reason_of(exc))
+        await msg.ack()
