@@ -90,9 +90,14 @@ async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
         )
         await setup(ctx, js, learners)
         await ctx.reference_caught_up()
-        start = time.perf_counter()
+        # As in the raw run, the inputs wait in the stream before the clock starts: the intake
+        # is paused while they are published, then resumed.
+        intake = ctx.service.parts.batches[0]
+        await intake.stop()
         for n in range(events):
             await js.publish(f"ingest.{PARTNER}.native", submission(n, learners))
+        start = time.perf_counter()
+        await intake.start(js, ctx.service.engine)
         while True:
             info = await js.consumer_info("INGEST", "evidence-ingest")
             if not info.num_pending and not info.num_ack_pending:

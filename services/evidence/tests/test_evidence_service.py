@@ -375,3 +375,89 @@ async def test_conformance_statements_carrying_a_result_are_accepted_and_held(
     assert held
     assert {h.competency_id for h in held} == {GEO}
     assert await world.rejections() == []
+
+
+async def test_xapi_statements_are_queried_by_agent_verb_activity_and_time_page_by_page(world):
+    await world.register("sis-7")
+    await world.register("sis-8")
+    version = {"X-Experience-API-Version": "2.0.0"}
+    scored, attempted = (f"http://adlnet.gov/expapi/verbs/{v}" for v in ("scored", "attempted"))
+
+    def statement(n: int, sis: str, verb: str) -> dict:
+        return {
+            "id": f"00000000-0000-4000-8000-{n:012d}",
+            "actor": {"objectType": "Agent", "account": {"homePage": HOME, "name": sis}},
+            "verb": {"id": verb},
+            "object": {"objectType": "Activity", "id": FRAC_URI},
+            "result": {"score": {"scaled": 0.5}},
+            "timestamp": "2026-10-05T10:00:00Z",
+        }
+
+    sent = [
+        statement(1, "sis-7", scored),
+        statement(2, "sis-7", attempted),
+        statement(3, "sis-8", scored),
+        statement(4, "sis-7", scored),
+    ]
+    for one in sent:
+        posted = await world.client.post(
+            "/xapi/statements", json=one, headers={**world.partner, **version}
+        )
+        assert posted.status_code == 200, posted.text
+    voiding = {
+        "actor": sent[3]["actor"],
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": sent[3]["id"]},
+    }
+    voided = await world.client.post(
+        "/xapi/statements", json=voiding, headers={**world.partner, **version}
+    )
+    assert voided.status_code == 200, voided.text
+
+    async def get(**params):
+        response = await world.client.get(
+            "/xapi/statements", params=params, headers={**world.partner, **version}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ids(result):
+        return [s["id"] for s in result["statements"]]
+
+    everything = await get()
+    voiding_id = voided.json()[0]
+    assert ids(everything) == [voiding_id, sent[2]["id"], sent[1]["id"], sent[0]["id"]]
+    assert sent[3]["id"] not in ids(everything), "a voided statement is not listed"
+    assert everything["statements"][-1]["stored"]
+    assert everything["statements"][-1]["authority"]["account"]["name"] == "acme"
+    agent = json.dumps(sent[0]["actor"])
+    assert ids(await get(agent=agent, verb=scored)) == [sent[0]["id"]]
+    by_agent = await get(agent=agent, ascending="true")
+    assert ids(by_agent) == [sent[0]["id"], sent[1]["id"], voiding_id]
+    assert len(ids(await get(activity=FRAC_URI))) == 3
+    assert ids(await get(since="2999-01-01T00:00:00Z")) == []
+
+    first = await get(limit=2, ascending="true")
+    assert ids(first) == [sent[0]["id"], sent[1]["id"]]
+    assert first["more"]
+    rest = await world.client.get(first["more"], headers={**world.partner, **version})
+    assert ids(rest.json())[0] == sent[2]["id"]
+
+    gone = await world.client.get(
+        "/xapi/statements",
+        params={"statementId": sent[3]["id"]},
+        headers={**world.partner, **version},
+    )
+    assert gone.status_code == 404
+    kept = await world.client.get(
+        "/xapi/statements",
+        params={"voidedStatementId": sent[3]["id"]},
+        headers={**world.partner, **version},
+    )
+    assert kept.status_code == 200
+    assert kept.json()["id"] == sent[3]["id"]
+    bad = await world.client.get(
+        "/xapi/statements", params={"since": "yesterday"}, headers={**world.partner, **version}
+    )
+    assert bad.status_code == 400
+    assert "since" in bad.json()["detail"]

@@ -1,4 +1,4 @@
-"""The xAPI Statement resource: POST/PUT statements, GET one by id, and /about.
+"""The xAPI Statement resource: POST/PUT statements, GET one or a filtered page, and /about.
 
 Statements go through INGEST like everything else; the answer waits for the intake's verdict,
 so a conflicting resend gets 409 and an invalid statement 400 with the field and the rule.
@@ -7,13 +7,17 @@ so a conflicting resend gets 409 and an invalid statement 400 with the field and
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import select, tuple_
 
 from evidence.api.deps import Context, Partner, outcome_body, partner_of, read_submission, submit
 from evidence.intake import bookkeeping as books
+from evidence.intake.process import agent_key
 
 router = APIRouter(prefix="/xapi", tags=["xapi"])
 
@@ -89,20 +93,121 @@ async def put_statement(
 
 
 @router.get("/statements")
-async def get_statement(
+async def get_statements(
+    request: Request,
     ctx: Context,
     principal: Partner,
-    statement_id: Annotated[str, Query(alias="statementId")],
     version: Version = None,
+    statement_id: Annotated[str | None, Query(alias="statementId")] = None,
+    voided_statement_id: Annotated[str | None, Query(alias="voidedStatementId")] = None,
+    agent: str | None = None,
+    verb: str | None = None,
+    activity: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=0)] = 0,
+    ascending: bool = False,
+    more: str | None = None,
 ) -> JSONResponse:
-    """A statement this partner sent, as it was received."""
+    """One statement this partner sent (`statementId`, or `voidedStatementId` for a voided
+    one), or a StatementResult of its statements filtered by agent, verb, activity and time,
+    newest first unless `ascending`, with a `more` link to the next page."""
     _require_version(version)
     partner = partner_of(principal)
+    if statement_id is not None or voided_statement_id is not None:
+        wanted = statement_id or voided_statement_id
+        assert wanted is not None
+        async with ctx.service.sessions()() as session:
+            found = await session.execute(
+                select(books.statements).where(
+                    (books.statements.c.partner == partner)
+                    & (books.statements.c.statement_id == wanted)
+                    & (books.statements.c.voided == (voided_statement_id is not None))
+                )
+            )
+            row = found.mappings().first()
+        if row is None:
+            name = "statementId" if statement_id is not None else "voidedStatementId"
+            raise HTTPException(404, detail=f"{name}: no such statement {wanted!r}")
+        return JSONResponse(await _statement(ctx, partner, row), headers=VERSION_HEADER)
+    query = select(books.statements).where(
+        (books.statements.c.partner == partner) & (books.statements.c.voided.is_(False))
+    )
+    if agent is not None:
+        query = query.where(books.statements.c.agent_key == _agent_key(ctx, agent))
+    if verb is not None:
+        query = query.where(books.statements.c.verb == verb)
+    if activity is not None:
+        query = query.where(books.statements.c.object_id == activity)
+    if since is not None:
+        query = query.where(books.statements.c.stored_at > _instant(since, "since"))
+    if until is not None:
+        query = query.where(books.statements.c.stored_at <= _instant(until, "until"))
+    order = (books.statements.c.ingest_sequence, books.statements.c.item)
+    if more is not None:
+        after = tuple_(*order) > _position(more) if ascending else tuple_(*order) < _position(more)
+        query = query.where(after)
+    page = min(limit or PAGE, PAGE)
+    query = query.order_by(*(c if ascending else c.desc() for c in order)).limit(page + 1)
     async with ctx.service.sessions()() as session:
-        found = await books.source(session, partner, statement_id)
-    if found is None:
-        raise HTTPException(404, detail=f"statementId: no statement {statement_id!r}")
-    stored = await ctx.service.js.get_msg("INGEST", found["ingest_sequence"])
-    received = json.loads(stored.data or b"null")
-    statement = received[found["item"]] if isinstance(received, list) else received
-    return JSONResponse(statement, headers=VERSION_HEADER)
+        rows = (await session.execute(query)).mappings().all()
+    statements = [await _statement(ctx, partner, row) for row in rows[:page]]
+    link = ""
+    if len(rows) > page:
+        last = rows[page - 1]
+        params = dict(request.query_params) | {"more": f"{last['ingest_sequence']}.{last['item']}"}
+        link = f"/xapi/statements?{urlencode(params)}"
+    return JSONResponse({"statements": statements, "more": link}, headers=VERSION_HEADER)
+
+
+PAGE = 100  # statements per page, at most
+
+
+async def _statement(ctx: Any, partner: str, row: Any) -> dict[str, Any]:
+    """The statement as received, with the `id`, `stored` and `authority` the LRS assigns."""
+    stored = await ctx.service.js.get_msg("INGEST", row["ingest_sequence"])
+    received = json.loads((stored.data or b"null").decode("utf-8-sig"))
+    statement = dict(received[row["item"]] if isinstance(received, list) else received)
+    statement.setdefault("id", row["statement_id"])
+    stored_at = row["stored_at"]
+    if stored_at.tzinfo is None:  # SQLite gives naive datetimes back
+        stored_at = stored_at.replace(tzinfo=UTC)
+    statement["stored"] = stored_at.isoformat()
+    statement.setdefault(
+        "authority",
+        {"objectType": "Agent", "account": {"homePage": AUTHORITY_HOME, "name": partner}},
+    )
+    return statement
+
+
+AUTHORITY_HOME = "urn:learner-ledger:partner"
+
+
+def _agent_key(ctx: Any, agent: str) -> str | None:
+    try:
+        parsed = json.loads(agent)
+    except json.JSONDecodeError:
+        raise HTTPException(400, detail="agent: must be a JSON Agent object") from None
+    key = agent_key(ctx, parsed) if isinstance(parsed, dict) else None
+    if key is None:
+        raise HTTPException(
+            400, detail="agent: needs one identifier (mbox, mbox_sha1sum, openid or account)"
+        )
+    return key
+
+
+def _instant(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(400, detail=f"{name}: must be an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise HTTPException(400, detail=f"{name}: needs a timezone")
+    return parsed
+
+
+def _position(more: str) -> tuple[int, int]:
+    sequence, _, item = more.partition(".")
+    if not (sequence.isdigit() and item.isdigit()):
+        raise HTTPException(400, detail="more: not a link this resource gave")
+    return int(sequence), int(item)

@@ -7,7 +7,19 @@ by redelivery, because every event the intake appends has an id derived from its
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, MetaData, String, Table, func, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +51,24 @@ outcomes = Table(
     Column("items", JSON, nullable=False),
     Column("decided_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
+
+
+statements = Table(
+    "evidence_xapi_statements",
+    metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("statement_id", String(255), primary_key=True),
+    Column("ingest_sequence", BigInteger, nullable=False),
+    Column("item", BigInteger, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("verb", String(2000), nullable=False),
+    Column("object_id", String(2000)),
+    Column("agent_key", String(64)),  # a pseudonym of the actor's identifier, never the IFI
+    Column("voided", Boolean, nullable=False, default=False),
+    Index("evidence_xapi_statements_order", "partner", "ingest_sequence", "item"),
+)
+"""The partner's xAPI statements as the Statement resource queries them (the statements
+themselves stay in INGEST, exactly as received)."""
 
 
 async def source(session: AsyncSession, partner: str, source_id: str) -> RowMapping | None:

@@ -34,6 +34,7 @@ from evidence.ingest.observation import (
     Rejection,
     Voiding,
 )
+from evidence.ingest.xapi_agents import identifier
 from evidence.intake import bookkeeping as books
 from evidence.intake.decisions import apply_to_learner, recorded_from_held
 from evidence.intake.resolve import (
@@ -107,6 +108,7 @@ class Submission:
     fmt: str
     items: list[Item] = field(default_factory=list)
     rejection: Rejection | None = None
+    statements: list[Any] | None = None  # xAPI: the statements as received, for the index
 
     def sources(self) -> set[tuple[str, str]]:
         found = {(self.partner, i.parsed.source_id) for i in self.items}
@@ -128,6 +130,7 @@ class Batch:
     source_rows: list[dict[str, Any]] = field(default_factory=list)
     voided: list[tuple[str, str]] = field(default_factory=list)
     outcome_rows: list[dict[str, Any]] = field(default_factory=list)
+    statement_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def process_batch(
@@ -347,6 +350,8 @@ async def _carry_out(
         row["status"] = "no_evidence"
     batch.sources[(partner, parsed.source_id)] = row
     batch.source_rows.append(row)
+    if submission.fmt == "xapi":
+        batch.statement_rows.append(_statement_row(ctx, submission, index, parsed.source_id))
     return {
         "source_id": parsed.source_id,
         "status": row["status"],
@@ -404,6 +409,35 @@ async def _observe(
     }
 
 
+def _statement_row(
+    ctx: EvidenceContext, submission: Submission, index: int, statement_id: str
+) -> dict[str, Any]:
+    if submission.statements is None:
+        received = json.loads(submission.message.body.decode("utf-8-sig"))
+        submission.statements = received if isinstance(received, list) else [received]
+    statement = submission.statements[index]
+    target = statement["object"]
+    return {
+        "partner": submission.partner,
+        "statement_id": statement_id,
+        "ingest_sequence": submission.message.sequence,
+        "item": index,
+        "stored_at": submission.message.stored_at,
+        "verb": statement["verb"]["id"],
+        "object_id": target.get("id"),
+        "agent_key": agent_key(ctx, statement["actor"]),
+        "voided": False,
+    }
+
+
+def agent_key(ctx: EvidenceContext, actor: Any) -> str | None:
+    """A pseudonym of an Agent's identifier (mbox, account…), to find its statements by."""
+    try:
+        return ctx.ids.learner_id("xapi-agent", identifier(actor))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _once(evidence_id_: str, event: Event) -> Callable[[Any], list[Event]]:
     def plan(state: Any) -> list[Event]:
         known = evidence_id_ in state.recorded or evidence_id_ in state.held
@@ -458,6 +492,8 @@ async def _write(ctx: EvidenceContext, batch: Batch) -> None:
     async with ctx.service.sessions()() as session, session.begin():
         if batch.source_rows:
             await session.execute(insert(books.sources), batch.source_rows)
+        if batch.statement_rows:
+            await session.execute(insert(books.statements), batch.statement_rows)
         for partner, source_id in batch.voided:
             await session.execute(
                 update(books.sources)
@@ -465,6 +501,14 @@ async def _write(ctx: EvidenceContext, batch: Batch) -> None:
                     (books.sources.c.partner == partner) & (books.sources.c.source_id == source_id)
                 )
                 .values(status="voided")
+            )
+            await session.execute(
+                update(books.statements)
+                .where(
+                    (books.statements.c.partner == partner)
+                    & (books.statements.c.statement_id == source_id)
+                )
+                .values(voided=True)
             )
         if batch.outcome_rows:
             rows = [{"field": None, "rule": None} | row for row in batch.outcome_rows]
