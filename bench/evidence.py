@@ -96,13 +96,21 @@ async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
         await intake.stop()
         for n in range(events):
             await js.publish(f"ingest.{PARTNER}.native", submission(n, learners))
+        decided = asyncio.Event()
+        count = 0
+
+        async def on_decision(_msg: object) -> None:
+            nonlocal count
+            count += 1
+            if count == events:
+                decided.set()
+
+        # Every input here yields one decision; count them as the log stores them.
+        watch = await ctx.service.js._nc.subscribe(f"evidence.{DISTRICT}.*.mastery", cb=on_decision)
         start = time.perf_counter()
         await intake.start(js, ctx.service.engine)
-        while True:
-            info = await js.consumer_info("INGEST", "evidence-ingest")
-            if not info.num_pending and not info.num_ack_pending:
-                break
-            await asyncio.sleep(0.01)
+        await decided.wait()
+        await watch.unsubscribe()
         return time.perf_counter() - start
 
 

@@ -4,7 +4,9 @@ For input whose order matters per entity but whose entity is only known after re
 partner submissions name their learner inside the body), one message in flight at a time keeps
 order but caps throughput at one round trip per message. Here the replica holding the lease
 fetches up to `batch` messages at once and hands them all to the handler, which may work on
-independent ones concurrently as long as it keeps each entity's messages in order. The other
+independent ones concurrently as long as it keeps each entity's messages in order. With
+`depth` above one, the next batch is fetched and handed over while earlier ones still run; the
+handler then orders each entity's messages across batches too. The other
 replicas stand by and take the lease over when the holder stops renewing it (a crash) or gives
 it up (a shutdown); messages the holder had not acknowledged come back after `ack_wait`.
 
@@ -48,6 +50,7 @@ class BatchConsumer:
         subjects: tuple[str, ...],
         handler: BatchHandler,
         batch: int = 256,
+        depth: int = 1,
         retry: RetryPolicy | None = None,
         lease_ttl: float = 10.0,
         poll: float = 1.0,
@@ -58,11 +61,12 @@ class BatchConsumer:
             stream=stream,
             subjects=subjects,
             retry=retry or RetryPolicy(),
-            max_ack_pending=batch,
+            max_ack_pending=batch * depth,
             description=description or f"batch consumer {name}",
         )
         self.handler = handler
         self.batch = batch
+        self.depth = depth
         self.lease_ttl = lease_ttl
         self.poll = poll
         self.lease: Lease | None = None
@@ -109,8 +113,14 @@ class BatchConsumer:
     async def _run(self, js: JetStreamContext) -> None:
         assert self.lease is not None
         sub = await js.pull_subscribe_bind(self.spec.name, stream=self.spec.stream)
+        running: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping.is_set():
+                if len(running) >= self.depth:
+                    done, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
+                    for task in done:
+                        task.result()  # a handler that died takes the consumer with it
+                    continue
                 if not await self._hold():
                     await self._pause(self.lease_ttl / 4)
                     continue
@@ -122,7 +132,9 @@ class BatchConsumer:
                     log.warning("%s: fetch failed: %s", self.spec.name, reason_of(exc))
                     await self._pause(self.poll)
                     continue
-                await self._handle(msgs)
+                running.add(asyncio.create_task(self._handle(msgs)))
+            if running:
+                await asyncio.wait(running)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -115,7 +115,7 @@ class EventStore:
             attributes={
                 "messaging.system": "nats",
                 "messaging.destination.name": stream,
-                "ledger.event_types": [e.type for e in envelopes],
+                "ledger.event_types": ",".join(e.type for e in envelopes),
                 "messaging.batch.message_count": len(envelopes),
             },
         ):

@@ -1,7 +1,8 @@
 """OpenTelemetry, set up once for every service; trace context travels in NATS headers.
 
 Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the OTLP exporter
-package is installed, to the console when `LEDGER_OTEL_CONSOLE=1`, and nowhere otherwise.
+package is installed, to the console when `LEDGER_OTEL_CONSOLE=1`, and nowhere otherwise (then
+spans are not recorded at all, which costs next to nothing, but trace ids still travel).
 Span attributes carry stream, kind and sequence, never a learner's identity.
 """
 
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,11 @@ def setup_telemetry(service: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     exporter = _exporter()
+    # With nowhere to send spans, none is recorded; trace ids are still made and carried in
+    # NATS headers, so logs and downstream services keep the request's trace.
+    sampler = ParentBased(ALWAYS_ON if exporter is not None else ALWAYS_OFF)
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=sampler)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from eventlog.sealing import Pseudonyms
 from eventlog.service import ServiceBound
@@ -26,6 +26,16 @@ class KnownTimeline:
     last_hash: str | None
 
 
+@dataclass
+class InFlight:
+    """The intake's batches still running: the last submission per ordering key, the partner
+    ids carried out but not yet written, and the last batch's bookkeeping write."""
+
+    last: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    written: asyncio.Future[None] | None = None
+
+
 class EvidenceContext(ServiceBound):
     def __init__(self, pseudonym_secret: bytes, cached_learners: int = 10_000) -> None:
         self.ids = Pseudonyms(pseudonym_secret)
@@ -37,6 +47,7 @@ class EvidenceContext(ServiceBound):
         # Districts, competencies, alignments and policies as last read (see intake.resolve).
         self.reference: Reference | None = None
         self._rejection_locks: dict[str, asyncio.Lock] = {}
+        self.in_flight = InFlight()
 
     def rejection_lock(self, partner: str) -> asyncio.Lock:
         """Rejections of one partner are appended one at a time (their log is a hash chain)."""

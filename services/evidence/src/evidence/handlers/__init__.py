@@ -41,5 +41,6 @@ def build_intake(ctx: EvidenceContext) -> BatchConsumer:
         subjects=("ingest.*.*",),
         handler=on_submissions,
         batch=INTAKE_BATCH,
+        depth=2,
         description="evidence intake: partner submissions, a batch at a time, by the lease holder",
     )

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -80,8 +80,18 @@ PARSERS: dict[str, Callable[[bytes, datetime, dict[str, str]], list[Parsed]]] = 
 
 
 def content_hash(item: Parsed) -> str:
-    canonical = json.dumps(asdict(item), sort_keys=True, default=str, separators=(",", ":"))
+    """A digest of what the item says, the same for the same content whatever its layout."""
+    canonical = json.dumps(_plain(item), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    # dataclasses.asdict, without its deep copies: the parsed items hold only plain values.
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def evidence_id(partner: str, source_id: str) -> str:
@@ -127,16 +137,25 @@ class Batch:
     reference: Reference
     sources: dict[tuple[str, str], dict[str, Any]]
     statuses: dict[str, str]
+    pending: dict[tuple[str, str], dict[str, Any]]  # rows of batches not yet written
     source_rows: list[dict[str, Any]] = field(default_factory=list)
     voided: list[tuple[str, str]] = field(default_factory=list)
     outcome_rows: list[dict[str, Any]] = field(default_factory=list)
     statement_rows: list[dict[str, Any]] = field(default_factory=list)
 
+    def seen(self, source: tuple[str, str]) -> dict[str, Any] | None:
+        """What is known of a partner id: from a batch still in flight, else from SQL."""
+        return self.pending.get(source) or self.sources.get(source)
+
 
 async def process_batch(
     ctx: EvidenceContext, messages: Sequence[RawStored]
 ) -> list[Exception | None]:
-    """Carry out every message; one result per message (None, or what failed it)."""
+    """Carry out every message; one result per message (None, or what failed it).
+
+    Batches may overlap: a submission waits for earlier ones sharing a key in this batch or in
+    one still in flight, and the batches' bookkeeping is written in the order they came."""
+    flight = ctx.in_flight
     async with ctx.service.sessions()() as session:
         done = await books.reached(session, [m.sequence for m in messages])
     todo = [m for m in messages if m.sequence not in done]
@@ -150,9 +169,12 @@ async def process_batch(
         await learner_statuses(
             ctx, {i.resolved.learner_id for s in submissions for i in s.items if i.resolved}
         ),
+        flight.pending,
     )
     tasks: dict[int, asyncio.Task[None]] = {}
-    last: dict[str, asyncio.Task[None]] = {}
+    last = flight.last
+    for key in [k for k, task in last.items() if task.done()]:
+        del last[key]
     for submission in submissions:
         keys = _keys(batch, submission, submissions)
         after = [last[k] for k in keys if k in last]
@@ -164,7 +186,14 @@ async def process_batch(
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome  # the process is going down: nothing more is written
     failed = {seq: o for seq, o in zip(tasks, outcomes, strict=True) if isinstance(o, Exception)}
-    await _write(ctx, batch)
+    previous, written = flight.written, asyncio.get_running_loop().create_future()
+    flight.written = written
+    try:
+        if previous is not None:
+            await previous
+        await _write(ctx, batch)
+    finally:
+        written.set_result(None)
     return [failed.get(m.sequence) for m in messages]
 
 
@@ -194,7 +223,7 @@ def _keys(batch: Batch, submission: Submission, everything: list[Submission]) ->
 def _learner_of_source(
     batch: Batch, source: tuple[str, str], everything: list[Submission]
 ) -> str | None:
-    known = batch.sources.get(source)
+    known = batch.seen(source)
     if known is not None and known.get("learner_id"):
         return str(known["learner_id"])
     for submission in everything:
@@ -277,7 +306,7 @@ async def _settle(ctx: EvidenceContext, batch: Batch, submission: Submission) ->
 
 def _check(batch: Batch, submission: Submission, item: Item) -> None:
     parsed, prefix = item.parsed, item.prefix
-    seen = batch.sources.get((submission.partner, parsed.source_id))
+    seen = batch.seen((submission.partner, parsed.source_id))
     if seen is not None and seen["content_hash"] != item.digest:
         raise Rejection(
             f"{prefix}id",
@@ -291,7 +320,7 @@ def _check(batch: Batch, submission: Submission, item: Item) -> None:
             parsed.source_id,
         )
     if isinstance(parsed, Voiding):
-        voided = batch.sources.get((submission.partner, parsed.voided_source_id))
+        voided = batch.seen((submission.partner, parsed.voided_source_id))
         if voided is None or voided["evidence_id"] is None:
             raise Rejection(
                 f"{prefix}object.id",
@@ -304,7 +333,7 @@ async def _carry_out(
     ctx: EvidenceContext, batch: Batch, submission: Submission, index: int, item: Item
 ) -> dict[str, Any]:
     partner, message, parsed = submission.partner, submission.message, item.parsed
-    seen = batch.sources.get((partner, parsed.source_id))
+    seen = batch.seen((partner, parsed.source_id))
     if seen is not None:
         return {
             "source_id": parsed.source_id,
@@ -326,7 +355,8 @@ async def _carry_out(
     if isinstance(parsed, Observation) and item.resolved is not None:
         row |= await _observe(ctx, batch, submission, parsed, item.resolved, cause)
     elif isinstance(parsed, Voiding):
-        voided = batch.sources[(partner, parsed.voided_source_id)]
+        voided = batch.seen((partner, parsed.voided_source_id))
+        assert voided is not None  # checked before anything was carried out
         event = EvidenceVoided(
             evidence_id=voided["evidence_id"],
             learner_id=voided["learner_id"],
@@ -348,7 +378,7 @@ async def _carry_out(
     else:
         assert isinstance(parsed, NoEvidence)
         row["status"] = "no_evidence"
-    batch.sources[(partner, parsed.source_id)] = row
+    batch.pending[(partner, parsed.source_id)] = row
     batch.source_rows.append(row)
     if submission.fmt == "xapi":
         batch.statement_rows.append(_statement_row(ctx, submission, index, parsed.source_id))
@@ -513,6 +543,10 @@ async def _write(ctx: EvidenceContext, batch: Batch) -> None:
         if batch.outcome_rows:
             rows = [{"field": None, "rule": None} | row for row in batch.outcome_rows]
             await session.execute(insert(books.outcomes), rows)
+    for row in batch.source_rows:
+        key = (row["partner"], row["source_id"])
+        if batch.pending.get(key) is row:
+            del batch.pending[key]
 
 
 async def release_held(ctx: EvidenceContext, district: str, learner_id: str, cause: str) -> None:
