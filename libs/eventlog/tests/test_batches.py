@@ -38,7 +38,7 @@ async def test_a_lease_has_one_holder_until_it_expires_or_is_released(js):
     assert await first.acquire(), "a released lease is free at once"
 
 
-async def test_a_batch_consumer_acks_good_messages_and_retries_a_failed_one(js, tmp_path):
+async def test_a_batch_consumer_retries_a_failed_message_ahead_of_newer_ones(js, tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
     await create_tables(engine)
     for n in range(40):
@@ -83,6 +83,8 @@ async def test_a_batch_consumer_acks_good_messages_and_retries_a_failed_one(js, 
     assert max(len(b) for b in batches) <= 16
     assert sorted(set(seen)) == list(range(40))
     assert seen.count(7) == 2, "the failed message came back once; the others only once"
+    retried_at = len(seen) - 1 - seen[::-1].index(7)
+    assert retried_at < seen.index(16), "the failed message came back before newer ones"
     assert len(seen) == 41
     info = await js.consumer_info("INGEST", "test-batch")
     assert info.num_pending == 0 and info.num_ack_pending == 0

@@ -11,7 +11,9 @@ replicas stand by and take the lease over when the holder stops renewing it (a c
 it up (a shutdown); messages the holder had not acknowledged come back after `ack_wait`.
 
 The handler returns one result per message: None to acknowledge it, or the exception that
-failed it — NAKed with the retry policy's backoff, parked after the last delivery.
+failed it — NAKed with the retry policy's backoff, parked after the last delivery. After a
+failure nothing new is fetched until the failed message is due again, so it comes back ahead of
+the messages behind it (JetStream hands out redeliveries before new messages).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class BatchConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._engine: AsyncEngine | None = None
+        self._resume_at = 0.0
 
     async def start(
         self,
@@ -116,13 +119,19 @@ class BatchConsumer:
         running: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping.is_set():
+                for task in [t for t in running if t.done()]:
+                    running.discard(task)
+                    task.result()  # a handler that died takes the consumer with it
                 if len(running) >= self.depth:
-                    done, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
-                    for task in done:
-                        task.result()  # a handler that died takes the consumer with it
+                    await asyncio.wait(running, return_when="FIRST_COMPLETED")
                     continue
                 if not await self._hold():
                     await self._pause(self.lease_ttl / 4)
+                    continue
+                wait = self._resume_at - asyncio.get_running_loop().time()
+                if wait > 0:
+                    # A message failed: let it come back before anything newer is fetched.
+                    await self._pause(wait)
                     continue
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.poll)
@@ -135,6 +144,10 @@ class BatchConsumer:
                 running.add(asyncio.create_task(self._handle(msgs)))
             if running:
                 await asyncio.wait(running)
+        except BaseException:
+            for task in running:
+                task.cancel()  # dying: the batches in hand are dropped, unacknowledged
+            raise
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -179,7 +192,10 @@ class BatchConsumer:
         deliveries = msg.metadata.num_delivered
         retry = self.spec.retry
         if not retry.exhausted(deliveries) or self._engine is None:
-            await msg.nak(delay=retry.delay(deliveries))
+            delay = retry.delay(deliveries)
+            await msg.nak(delay=delay)
+            loop_time = asyncio.get_running_loop().time()
+            self._resume_at = max(self._resume_at, loop_time + delay)
             log.warning(
                 "%s: message at %d failed (delivery %d): %s",
                 self.spec.name,
