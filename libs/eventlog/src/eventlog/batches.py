@@ -8,7 +8,8 @@ independent ones concurrently as long as it keeps each entity's messages in orde
 `depth` above one, the next batch is fetched and handed over while earlier ones still run; the
 handler then orders each entity's messages across batches too. The other
 replicas stand by and take the lease over when the holder stops renewing it (a crash) or gives
-it up (a shutdown); messages the holder had not acknowledged come back after `ack_wait`.
+it up (a shutdown). A new holder fetches nothing until the messages the previous one had in
+hand are acknowledged or due again (`ack_wait`), so they are handled before anything newer.
 
 The handler returns one result per message: None to acknowledge it, or the exception that
 failed it — NAKed with the retry policy's backoff, parked after the last delivery. After a
@@ -117,16 +118,26 @@ class BatchConsumer:
         assert self.lease is not None
         sub = await js.pull_subscribe_bind(self.spec.name, stream=self.spec.stream)
         running: set[asyncio.Task[None]] = set()
+
+        def reap() -> None:
+            for task in [t for t in running if t.done()]:
+                running.discard(task)
+                task.result()  # a handler that died takes the consumer with it
+
+        held = False
         try:
             while not self._stopping.is_set():
-                for task in [t for t in running if t.done()]:
-                    running.discard(task)
-                    task.result()  # a handler that died takes the consumer with it
+                reap()
                 if len(running) >= self.depth:
                     await asyncio.wait(running, return_when="FIRST_COMPLETED")
                     continue
                 if not await self._hold():
+                    held = False
                     await self._pause(self.lease_ttl / 4)
+                    continue
+                if not held:
+                    held = True
+                    await self._take_over(js)
                     continue
                 wait = self._resume_at - asyncio.get_running_loop().time()
                 if wait > 0:
@@ -141,6 +152,7 @@ class BatchConsumer:
                     log.warning("%s: fetch failed: %s", self.spec.name, reason_of(exc))
                     await self._pause(self.poll)
                     continue
+                reap()  # not a message more if a batch died while this one was fetched
                 running.add(asyncio.create_task(self._handle(msgs)))
             if running:
                 await asyncio.wait(running)
@@ -151,6 +163,24 @@ class BatchConsumer:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _take_over(self, js: JetStreamContext) -> None:
+        """Having just taken the lease, wait until what a previous holder had in hand is
+        acknowledged or due again (`ack_wait`), so it is handled before anything newer."""
+        loop = asyncio.get_running_loop()
+        ack_wait = self.spec.retry.ack_wait
+        # Past ack_wait, with a margin for the server's own check of what is overdue.
+        deadline = loop.time() + ack_wait + max(1.0, ack_wait / 4)
+        while not self._stopping.is_set() and loop.time() < deadline:
+            try:
+                info = await js.consumer_info(self.spec.stream, self.spec.name)
+            except Exception as exc:
+                log.warning("%s: consumer info failed: %s", self.spec.name, reason_of(exc))
+                info = None
+            if info is not None and not info.num_ack_pending:
+                return
+            await self._pause(min(0.5, deadline - loop.time()))
+        log.info("%s: a previous holder's messages are due again; taking over", self.spec.name)
 
     async def _hold(self) -> bool:
         """Hold the lease, renewing it once a third of its time has passed."""

@@ -158,7 +158,8 @@ async def process_batch(
     flight = ctx.in_flight
     async with ctx.service.sessions()() as session:
         done = await books.reached(session, [m.sequence for m in messages])
-    todo = [m for m in messages if m.sequence not in done]
+    # In log order, also when a redelivered message arrives beside newer ones.
+    todo = sorted((m for m in messages if m.sequence not in done), key=lambda m: m.sequence)
     if not todo:
         return [None] * len(messages)
     ref = await reference(ctx)
