@@ -27,6 +27,7 @@ from nats.js.api import DeliverPolicy, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry.trace import SpanKind
 
+from eventlog.acks import publish_acked
 from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
 from eventlog.telemetry import current_trace_headers, tracer
@@ -185,10 +186,10 @@ class EventStore:
         msg_id = headers[MSG_ID]
         for attempt in range(self.publish_attempts):
             try:
-                ack = await self.js.publish(
-                    subject, body, timeout=self.publish_timeout, stream=stream, headers=headers
+                ack = await publish_acked(
+                    self.js._nc, subject, body, headers, stream=stream, timeout=self.publish_timeout
                 )
-                return ack.seq
+                return int(ack["seq"])
             except (TimeoutError, NatsTimeout, NoRespondersError):
                 log.warning("append: no ack for %s (try %d), retrying", msg_id, attempt + 1)
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
