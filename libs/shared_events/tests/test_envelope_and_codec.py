@@ -63,3 +63,14 @@ def test_every_event_declares_type_kind_and_version_once():
         assert cls.kind and cls.schema_version >= 1
         assert cls.model_config.get("frozen") is True
         assert cls.model_config.get("extra") == "forbid"
+
+
+def test_derived_event_ids_are_uuid5_of_the_cause_and_index() -> None:
+    import uuid
+
+    from shared_events.envelope import _ID_NAMESPACE, derived_event_id
+
+    for cause in ("ingest/1/0", "release/é", "x" * 300, ""):
+        for index in (0, 1, 17):
+            expected = str(uuid.uuid5(_ID_NAMESPACE, f"{cause}/{index}"))
+            assert derived_event_id(cause, index) == expected

@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind
 from eventlog.acks import publish_acked
 from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
-from eventlog.telemetry import current_trace_headers, tracer
+from eventlog.telemetry import current_trace_headers, span, tracer
 from shared_events import Envelope, encode
 from shared_events.codec import MSG_ID
 from shared_events.streams import STREAM_OF_FAMILY
@@ -110,7 +110,8 @@ class EventStore:
         if not envelopes:
             raise ValueError("append: nothing to append")
         stream = stream_of(timeline)
-        with _tracer.start_as_current_span(
+        with span(
+            _tracer,
             f"append {stream}",
             kind=SpanKind.PRODUCER,
             attributes={

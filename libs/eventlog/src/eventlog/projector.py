@@ -75,6 +75,9 @@ class Projector:
         self.retry = retry or RetryPolicy()
         self.batch = batch
         self.fetch_timeout = fetch_timeout
+        # A projection may let events gather for a moment after a short batch (seconds): fewer,
+        # larger transactions under a steady trickle, for that much more read-model lag.
+        self.linger: float = getattr(projection, "linger", 0.0)
         # Every running projector reads the whole stream through a consumer of its own, starting
         # after the checkpoint; replicas sharing a database skip what another already applied
         # (the checkpoint is read and written in the same transaction as the rows). A shared
@@ -160,6 +163,8 @@ class Projector:
                     continue
                 try:
                     await self.handle(msgs)
+                    if self.linger and len(msgs) < self.batch:
+                        await asyncio.sleep(self.linger)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

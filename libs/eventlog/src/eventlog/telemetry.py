@@ -12,6 +12,8 @@ import importlib
 import logging
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -27,10 +29,11 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 log = logging.getLogger(__name__)
 
 _configured = False
+_recording = False
 
 
 def setup_telemetry(service: str) -> None:
-    global _configured
+    global _configured, _recording
     if _configured:
         return
     exporter = _exporter()
@@ -40,6 +43,7 @@ def setup_telemetry(service: str) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=sampler)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
+        _recording = True
     trace.set_tracer_provider(provider)
     _configured = True
 
@@ -61,6 +65,16 @@ def _exporter() -> SpanExporter | None:
 
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
+
+
+def span(
+    tracer_: trace.Tracer, name: str, **kwargs: Any
+) -> AbstractContextManager[trace.Span | None]:
+    """A span on a hot path (every append): nothing at all when spans are not recorded, so
+    the trace context in force is the caller's, and that is what travels in the headers."""
+    if not _recording:
+        return nullcontext()
+    return tracer_.start_as_current_span(name, **kwargs)
 
 
 def current_trace_headers() -> dict[str, str]:
