@@ -559,6 +559,9 @@ async def release_held(ctx: EvidenceContext, district: str, learner_id: str, cau
 
     released = await apply_to_learner(ctx, district, learner_id, cause, plan)
     ids = [e.evidence_id for e in released if isinstance(e, EvidenceRecorded)]
+    for row in ctx.in_flight.pending.values():  # held by a batch whose rows are not written yet
+        if row["evidence_id"] in ids:
+            row["status"] = "recorded"
     if ids:
         async with ctx.service.sessions()() as session, session.begin():
             await session.execute(
