@@ -1,11 +1,13 @@
 """`make run` brings up NATS and four healthy services, no Docker; Ctrl-C stops them cleanly.
 
 Runs the same command the Makefile runs (`ledgerctl dev`) as a real process, then drives the
-system from outside: a registration published into the PROFILES stream is readable over HTTP.
+system from outside: a learner registered over HTTP is readable, and a partner's evidence posted
+over HTTP ends in a mastery decision readable over HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -15,9 +17,13 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 
 from eventlog.embedded_nats import port_is_free
+from eventlog.event_store import EventStore
+from shared_events import Envelope, Timeline
+from shared_events.events.pathways import CompetencyDefinition, FrameworkImported
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +49,30 @@ def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[s
     return nats_url, services
 
 
+def _token(state: Path, role: str, *options: str) -> str:
+    return subprocess.run(
+        [LEDGERCTL, "token", "--role", role, *options, "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+async def _import_framework(nats_url: str) -> None:
+    """A framework as the pathways service would record it (its import is issue 5's work)."""
+    nc = await nats.connect(nats_url)
+    framework = FrameworkImported(
+        framework_id="fw-math",
+        version=1,
+        title="Mathematics",
+        competencies=(CompetencyDefinition(competency_id="math.frac.1", statement="Fractions"),),
+        content_hash="0" * 64,
+    )
+    envelope = Envelope.wrap(framework, source="pathways", subject="fw-math", district="d1")
+    await EventStore(nc.jetstream()).append(Timeline("frameworks", "d1", "fw-math"), [envelope])
+    await nc.close()
+
+
 def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path):
     state = tmp_path / "ledger"
     process = subprocess.Popen(
@@ -60,23 +90,7 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
         recorded = json.loads((state / "dev.json").read_text())
         assert recorded["nats_url"] == nats_url
 
-        token = subprocess.run(
-            [
-                LEDGERCTL,
-                "token",
-                "--role",
-                "district_admin",
-                "--sub",
-                "per-admin",
-                "--district",
-                "d1",
-                "--state-dir",
-                str(state),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = _token(state, "district_admin", "--sub", "per-admin", "--district", "d1")
         admin = {"Authorization": f"Bearer {token}"}
         registered = httpx.post(
             f"{services['profiles']}/v1/learners",
@@ -97,6 +111,42 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "active"
         assert response.json()["name"]["given_name"] == "Ada"
+
+        # Evidence from a partner over HTTP, through INGEST and the intake, to a decision.
+        configured = httpx.put(
+            f"{services['evidence']}/v1/ingest", json={"partners": ["acme"]}, headers=admin
+        )
+        assert configured.status_code == 200, configured.text
+        asyncio.run(_import_framework(nats_url))
+        partner_token = _token(state, "partner", "--sub", "acme", "--partner", "acme")
+        partner = {"Authorization": f"Bearer {partner_token}"}
+        evidence = {
+            "id": "quiz-1",
+            "district": "d1",
+            "learner_sis_id": "sis-42",
+            "competency": "math.frac.1",
+            "scaled": 0.9,
+            "observed_at": "2026-10-01T09:00:00Z",
+        }
+        deadline = time.monotonic() + 20
+        while True:  # the framework reaches the evidence service's read model asynchronously
+            posted = httpx.post(
+                f"{services['evidence']}/v1/evidence", json=evidence, headers=partner, timeout=20
+            )
+            if posted.status_code != 422 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["items"][0]["status"] == "recorded"
+        deadline = time.monotonic() + 20
+        while True:
+            decided = httpx.get(
+                f"{services['evidence']}/v1/learners/{learner_id}/mastery", headers=admin
+            ).json()
+            if decided or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [d["competency_id"] for d in decided] == ["math.frac.1"]
 
         bundle = SHARED / "catalyst-moodle-enrol_oneroster" / "Test_full_data_set"
         if bundle.is_dir():  # the team's shared fixtures; absent outside the team
