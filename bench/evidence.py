@@ -98,21 +98,18 @@ async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
         await intake.stop()
         for n in range(events):
             await js.publish(f"ingest.{PARTNER}.native", submission(n, learners))
-        decided = asyncio.Event()
-        count = 0
-
-        async def on_decision(_msg: object) -> None:
-            nonlocal count
-            count += 1
-            if count == events:
-                decided.set()
-
-        # Every input here yields one decision; count them as the log stores them.
-        watch = await ctx.service.js._nc.subscribe(f"evidence.{DISTRICT}.*.mastery", cb=on_decision)
+        # Count the decisions as the log stores them: a consumer nobody reads, filtered on
+        # decisions, whose pending count is the number stored (asked 50 times a second).
+        await js.add_consumer(
+            "EVIDENCE",
+            durable_name="bench-decisions",
+            filter_subject=f"evidence.{DISTRICT}.*.mastery",
+            ack_policy="explicit",
+        )
         start = time.perf_counter()
         await intake.start(js, ctx.service.engine)
-        await decided.wait()
-        await watch.unsubscribe()
+        while (await js.consumer_info("EVIDENCE", "bench-decisions")).num_pending < events:
+            await asyncio.sleep(0.02)
         return time.perf_counter() - start
 
 
