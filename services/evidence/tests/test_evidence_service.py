@@ -461,3 +461,36 @@ async def test_xapi_statements_are_queried_by_agent_verb_activity_and_time_page_
     )
     assert bad.status_code == 400
     assert "since" in bad.json()["detail"]
+
+
+async def test_a_failed_bookkeeping_write_is_done_again_on_redelivery(world, monkeypatch):
+    """The database refuses a batch's bookkeeping once: the redelivered submission records
+    nothing new, and its partner id is then known for good (a changed resend conflicts)."""
+    from evidence.intake import process
+
+    learner = await world.register("sis-1")
+    real = process._write
+    refused: list[int] = []
+
+    async def write_once_refused(ctx, batch):
+        if not refused:
+            refused.append(len(batch.source_rows))
+            raise ConnectionError("database unavailable")
+        await real(ctx, batch)
+
+    monkeypatch.setattr(process, "_write", write_once_refused)
+    body = native("w-1", "sis-1", 0.8, DAY)
+    await world.publish("native", body)
+    await world.until(lambda: world.events(learner, "mastery"))
+    await world.until(lambda: _true(bool(refused)))
+
+    changed = await world.client.post(
+        "/v1/evidence", json={**body, "scaled": 0.1}, headers=world.partner
+    )
+    assert changed.status_code == 409, changed.text
+    assert len(await world.events(learner, "recorded")) == 1
+    assert len(await world.events(learner, "mastery")) == 1
+
+
+async def _true(value: bool) -> bool:
+    return value

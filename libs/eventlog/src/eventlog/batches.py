@@ -41,6 +41,8 @@ from eventlog.telemetry import tracer
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
+REQUEUE_MARGIN = 0.5  # seconds
+
 BatchHandler = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
 
 
@@ -125,6 +127,7 @@ class BatchConsumer:
                 task.result()  # a handler that died takes the consumer with it
 
         held = False
+        held_back: list[Msg] = []
         try:
             while not self._stopping.is_set():
                 reap()
@@ -145,14 +148,23 @@ class BatchConsumer:
                     await self._pause(wait)
                     continue
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=self.poll)
+                    msgs = held_back + await sub.fetch(self.batch, timeout=self.poll)
                 except TimeoutError:
-                    continue
+                    if not held_back:
+                        continue
+                    msgs = held_back  # what failed did not come back (parked): go on without it
                 except Exception as exc:
                     log.warning("%s: fetch failed: %s", self.spec.name, reason_of(exc))
                     await self._pause(self.poll)
                     continue
                 reap()  # not a message more if a batch died while this one was fetched
+                if self._resume_at > asyncio.get_running_loop().time():
+                    # A message failed while these were fetched: they wait for it to come back
+                    # and are handed over with it, in log order.
+                    held_back = msgs
+                    continue
+                held_back = []
+                msgs.sort(key=lambda m: m.metadata.sequence.stream)
                 running.add(asyncio.create_task(self._handle(msgs)))
             if running:
                 await asyncio.wait(running)
@@ -225,7 +237,8 @@ class BatchConsumer:
             delay = retry.delay(deliveries)
             await msg.nak(delay=delay)
             loop_time = asyncio.get_running_loop().time()
-            self._resume_at = max(self._resume_at, loop_time + delay)
+            # Past its redelivery time, with a margin for the server to queue it again.
+            self._resume_at = max(self._resume_at, loop_time + delay + REQUEUE_MARGIN)
             log.warning(
                 "%s: message at %d failed (delivery %d): %s",
                 self.spec.name,

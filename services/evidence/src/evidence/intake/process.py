@@ -154,14 +154,53 @@ async def process_batch(
     """Carry out every message; one result per message (None, or what failed it).
 
     Batches may overlap: a submission waits for earlier ones sharing a key in this batch or in
-    one still in flight, and the batches' bookkeeping is written in the order they came."""
+    one still in flight, and the batches' bookkeeping is written in the order they came. A batch
+    that overlapped one whose bookkeeping could not be written fails too: it may have relied on
+    what that one had learnt only in memory."""
+    flight = ctx.in_flight
+    previous = flight.written
+    overlapped = previous if previous is not None and not previous.done() else None
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    written.add_done_callback(lambda done: done.exception())  # read, whether or not awaited
+    flight.written = written
+    batch: Batch | None = None
+    try:
+        batch, results = await _carry_out_batch(ctx, messages)
+        if overlapped is not None:
+            try:
+                await overlapped
+            except Exception as exc:
+                raise DependencyFailed(f"the batch before could not be written: {exc}") from exc
+        if batch is not None:
+            await _write(ctx, batch)
+    except Exception as exc:
+        written.set_exception(exc)
+        raise
+    else:
+        written.set_result(None)
+    finally:
+        if not written.done():  # the process is going down
+            written.set_exception(DependencyFailed("the intake stopped"))
+        if batch is not None:
+            # Written, or not at all: either way the database, not memory, now says what is
+            # known, and a redelivery after a failed write carries the rows out again.
+            for row in batch.source_rows:
+                source = (row["partner"], row["source_id"])
+                if batch.pending.get(source) is row:
+                    del batch.pending[source]
+    return results
+
+
+async def _carry_out_batch(
+    ctx: EvidenceContext, messages: Sequence[RawStored]
+) -> tuple[Batch | None, list[Exception | None]]:
     flight = ctx.in_flight
     async with ctx.service.sessions()() as session:
         done = await books.reached(session, [m.sequence for m in messages])
     # In log order, also when a redelivered message arrives beside newer ones.
     todo = sorted((m for m in messages if m.sequence not in done), key=lambda m: m.sequence)
     if not todo:
-        return [None] * len(messages)
+        return None, [None] * len(messages)
     ref = await reference(ctx)
     submissions = [await _read(ctx, ref, m) for m in todo]
     batch = Batch(
@@ -187,15 +226,7 @@ async def process_batch(
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome  # the process is going down: nothing more is written
     failed = {seq: o for seq, o in zip(tasks, outcomes, strict=True) if isinstance(o, Exception)}
-    previous, written = flight.written, asyncio.get_running_loop().create_future()
-    flight.written = written
-    try:
-        if previous is not None:
-            await previous
-        await _write(ctx, batch)
-    finally:
-        written.set_result(None)
-    return [failed.get(m.sequence) for m in messages]
+    return batch, [failed.get(m.sequence) for m in messages]
 
 
 async def _after(earlier: list[asyncio.Task[None]], step: Callable[[], Awaitable[None]]) -> None:
@@ -544,10 +575,6 @@ async def _write(ctx: EvidenceContext, batch: Batch) -> None:
         if batch.outcome_rows:
             rows = [{"field": None, "rule": None} | row for row in batch.outcome_rows]
             await session.execute(insert(books.outcomes), rows)
-    for row in batch.source_rows:
-        key = (row["partner"], row["source_id"])
-        if batch.pending.get(key) is row:
-            del batch.pending[key]
 
 
 async def release_held(ctx: EvidenceContext, district: str, learner_id: str, cause: str) -> None:
