@@ -494,3 +494,49 @@ async def test_a_failed_bookkeeping_write_is_done_again_on_redelivery(world, mon
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_failed_submission_holds_back_newer_ones_for_its_learner_until_retried(
+    world, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from eventlog.stored import RawStored
+    from evidence.intake import process
+
+    learner = await world.register("sis-1")
+    await world.register("sis-2")
+    real = process.apply_to_learner
+    failures: list[str] = []
+
+    async def fail_once(ctx, district, learner_id, cause, *args, **kwargs):
+        if cause.startswith("ingest/101/") and not failures:
+            failures.append(cause)
+            raise ConnectionError("nats unavailable")
+        return await real(ctx, district, learner_id, cause, *args, **kwargs)
+
+    monkeypatch.setattr(process, "apply_to_learner", fail_once)
+
+    def message(sequence: int, body: dict) -> RawStored:
+        return RawStored(
+            "INGEST",
+            sequence,
+            "ingest.acme.native",
+            datetime.now(UTC),
+            json.dumps(body).encode(),
+            {},
+        )
+
+    older = message(101, native("o-1", "sis-1", 0.2, DAY))
+    newer = message(102, native("n-1", "sis-1", 0.9, NEXT_DAY))
+    other = message(103, native("x-1", "sis-2", 0.5, DAY))
+    [first] = await process.process_batch(world.ctx, [older])
+    assert isinstance(first, ConnectionError)
+    held, elsewhere = await process.process_batch(world.ctx, [newer, other])
+    assert isinstance(held, process.DependencyFailed)
+    assert "101" in str(held)
+    assert elsewhere is None, "another learner's evidence is not held back"
+
+    assert await process.process_batch(world.ctx, [older, newer]) == [None, None]
+    recorded = await world.events(learner, "recorded")
+    assert [e.source_id for e in recorded] == ["o-1", "n-1"], "the older one first"

@@ -34,6 +34,9 @@ class InFlight:
     last: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     written: asyncio.Future[None] | None = None
+    failed: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Ordering key → (INGEST sequence of a submission that failed, until when it holds back
+    newer submissions with that key): until it is retried, or long enough for its retries."""
 
 
 class EvidenceContext(ServiceBound):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -118,6 +118,7 @@ class Submission:
     fmt: str
     items: list[Item] = field(default_factory=list)
     rejection: Rejection | None = None
+    keys: set[str] = field(default_factory=set)
     statements: list[Any] | None = None  # xAPI: the statements as received, for the index
 
     def sources(self) -> set[tuple[str, str]]:
@@ -142,6 +143,7 @@ class Batch:
     voided: list[tuple[str, str]] = field(default_factory=list)
     outcome_rows: list[dict[str, Any]] = field(default_factory=list)
     statement_rows: list[dict[str, Any]] = field(default_factory=list)
+    submissions: list[Submission] = field(default_factory=list)
 
     def seen(self, source: tuple[str, str]) -> dict[str, Any] | None:
         """What is known of a partner id: from a batch still in flight, else from SQL."""
@@ -175,6 +177,9 @@ async def process_batch(
             await _write(ctx, batch)
     except Exception as exc:
         written.set_exception(exc)
+        if batch is not None:
+            every = {s.message.sequence: exc for s in batch.submissions}
+            note_outcomes(flight.failed, batch.submissions, every)
         raise
     else:
         written.set_result(None)
@@ -211,22 +216,73 @@ async def _carry_out_batch(
         ),
         flight.pending,
     )
+    batch.submissions = submissions
     tasks: dict[int, asyncio.Task[None]] = {}
     last = flight.last
     for key in [k for k, task in last.items() if task.done()]:
         del last[key]
+    now = asyncio.get_running_loop().time()
+    here = {s.message.sequence for s in submissions}  # retried here: ordered by the tasks below
+    held: dict[int, Exception] = {}
     for submission in submissions:
-        keys = _keys(batch, submission, submissions)
+        keys = submission.keys = _keys(batch, submission, submissions)
+        sequence = submission.message.sequence
+        blocker = _failed_before(flight.failed, keys, sequence, now, here)
+        if blocker is not None:
+            # An older submission with the same learner or partner id failed and has not been
+            # retried yet: this one waits for it (it is NAKed and comes back after it).
+            held[sequence] = DependencyFailed(f"waits for ingest {blocker}, which failed")
+            continue
         after = [last[k] for k in keys if k in last]
         task = asyncio.create_task(_after(after, partial(_settle, ctx, batch, submission)))
-        tasks[submission.message.sequence] = task
+        tasks[sequence] = task
         last |= dict.fromkeys(keys, task)
     outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome  # the process is going down: nothing more is written
     failed = {seq: o for seq, o in zip(tasks, outcomes, strict=True) if isinstance(o, Exception)}
+    note_outcomes(flight.failed, [s for s in submissions if s.message.sequence not in held], failed)
+    failed |= held
     return batch, [failed.get(m.sequence) for m in messages]
+
+
+FAILED_HOLDS_FOR = 30.0  # seconds: longer than a message's retries take (RetryPolicy backoff)
+
+
+def _failed_before(
+    registry: dict[str, tuple[int, float]],
+    keys: set[str],
+    sequence: int,
+    now: float,
+    here: set[int],
+) -> int | None:
+    found = [
+        registry[k][0]
+        for k in keys
+        if k in registry
+        and registry[k][0] < sequence
+        and registry[k][1] > now
+        and registry[k][0] not in here
+    ]
+    return min(found) if found else None
+
+
+def note_outcomes(
+    registry: dict[str, tuple[int, float]],
+    submissions: Iterable[Submission],
+    failed: Mapping[int, Exception],
+) -> None:
+    """Remember the keys of what failed; forget them once the same submission got through."""
+    until = asyncio.get_running_loop().time() + FAILED_HOLDS_FOR
+    for submission in submissions:
+        sequence = submission.message.sequence
+        for key in submission.keys:
+            if sequence in failed:
+                if key not in registry or registry[key][0] >= sequence:
+                    registry[key] = (sequence, until)
+            elif key in registry and registry[key][0] == sequence:
+                del registry[key]
 
 
 async def _after(earlier: list[asyncio.Task[None]], step: Callable[[], Awaitable[None]]) -> None:
