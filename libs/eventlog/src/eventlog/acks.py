@@ -61,7 +61,9 @@ async def publish_acked(
         replies = _replies[nc] = _Replies(nc)
         replies.ready = asyncio.ensure_future(replies.start())
     assert replies.ready is not None
-    await asyncio.shield(replies.ready)
+    if not replies.ready.done():  # only the first publishes on a connection wait for this
+        await asyncio.shield(replies.ready)
+    replies.ready.result()  # the subscription failed: say so, rather than time out
     reply = f"{replies.prefix}.{next(replies.tokens)}"
     waiter: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
     replies.waiting[reply] = waiter

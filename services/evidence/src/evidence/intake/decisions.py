@@ -58,18 +58,19 @@ async def apply_to_learner(
             known = await load(store, timeline)
         state = known.state
         planned = list(plan(state))
-        step = cause
-        if planned:
+        undecided = [] if planned else [c for c in mend if c in state.undecided]
+        events: list[Event] = []
+        if planned or undecided:
             ref = ref or await reference(ctx)
-            events = planned + _decisions(ref, district, state, planned)
-        elif undecided := [c for c in mend if c in state.undecided]:
-            ref = ref or await reference(ctx)
-            events, step = _decide(ref, district, state, undecided), f"{cause}/mend"
-        else:
-            events = []
+            events = (
+                planned
+                + _decisions(ref, district, state, planned)
+                + _decide(ref, district, state, undecided)
+            )
         if not events:
             ctx.remember(learner_id, known)
             return []
+        step = cause if planned else f"{cause}/mend"
         envelopes = [
             Envelope.wrap(
                 event,
