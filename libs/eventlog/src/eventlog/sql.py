@@ -6,8 +6,9 @@ they cover) and parked events (what still failed after every redelivery, with th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -93,6 +94,18 @@ async def create_tables(engine: AsyncEngine, *metadatas: MetaData) -> None:
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+T = TypeVar("T")
+
+IN_LIST_LIMIT = 400
+"""Values per `IN (...)`: well inside every database's bound-parameter limit."""
+
+
+def in_chunks(values: Sequence[T], size: int = IN_LIST_LIMIT) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `IN (...)` each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 async def put_row(

@@ -17,7 +17,7 @@ from sqlalchemy import select, tuple_
 
 from evidence.api.deps import Context, Partner, outcome_body, partner_of, read_submission, submit
 from evidence.intake import bookkeeping as books
-from evidence.intake.process import agent_key
+from evidence.intake.resolve import agent_key
 
 router = APIRouter(prefix="/xapi", tags=["xapi"])
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
 
+from eventlog.sql import in_chunks
 from eventlog.stored import RawStored
 from evidence.context import EvidenceContext
 from evidence.ingest.native import parse_native
@@ -34,12 +35,12 @@ from evidence.ingest.observation import (
     Rejection,
     Voiding,
 )
-from evidence.ingest.xapi_agents import identifier
 from evidence.intake import bookkeeping as books
 from evidence.intake.decisions import apply_to_learner, recorded_from_held
 from evidence.intake.resolve import (
     Reference,
     Resolved,
+    agent_key,
     learner_status,
     learner_statuses,
     reference,
@@ -56,7 +57,6 @@ from shared_events.events.evidence import (
 from shared_events.subjects import INGEST_FORMATS, RejectionLog, parse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-SQL_CHUNK = 400  # rows per IN (...) query, well inside every database's parameter limit
 
 
 def _xapi(body: bytes, received_at: datetime, headers: dict[str, str]) -> list[Parsed]:
@@ -353,11 +353,9 @@ async def _read(ctx: EvidenceContext, ref: Reference, message: RawStored) -> Sub
 async def _known_sources(
     ctx: EvidenceContext, wanted: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    keys = sorted(wanted)
     found: dict[tuple[str, str], dict[str, Any]] = {}
     async with ctx.service.sessions()() as session:
-        for start in range(0, len(keys), SQL_CHUNK):
-            chunk = keys[start : start + SQL_CHUNK]
+        for chunk in in_chunks(sorted(wanted)):
             rows = await session.execute(
                 select(books.sources).where(
                     tuple_(books.sources.c.partner, books.sources.c.source_id).in_(chunk)
@@ -546,14 +544,6 @@ def _statement_row(
         "agent_key": agent_key(ctx, statement["actor"]),
         "voided": False,
     }
-
-
-def agent_key(ctx: EvidenceContext, actor: Any) -> str | None:
-    """A pseudonym of an Agent's identifier (mbox, account…), to find its statements by."""
-    try:
-        return ctx.ids.learner_id("xapi-agent", identifier(actor))
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _once(evidence_id_: str, event: Event) -> Callable[[Any], list[Event]]:

@@ -21,6 +21,7 @@ from evidence.context import EvidenceContext
 from evidence.domain.levels import LevelScale
 from evidence.domain.policies import DEFAULT_POLICY, Policy
 from evidence.ingest.observation import LearnerRef, Observation, Rejection
+from evidence.ingest.xapi_agents import identifier
 from evidence.projections.reference import (
     CompetenciesProjection,
     SettingsProjection,
@@ -146,6 +147,14 @@ def learner_id_of(ctx: EvidenceContext, district: str, learner: LearnerRef) -> s
         return ctx.ids.learner_id(district, learner.sis_id)
     # Not a district id (an email, an openid): pseudonymised all the same, never registered.
     return ctx.ids.learner_id(district, f"ifi:{learner.other}")
+
+
+def agent_key(ctx: EvidenceContext, actor: Any) -> str | None:
+    """A pseudonym of an Agent's identifier (mbox, account…), to find its statements by."""
+    try:
+        return ctx.ids.learner_id("xapi-agent", identifier(actor))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 async def learner_statuses(ctx: EvidenceContext, learner_ids: Iterable[str]) -> dict[str, str]:

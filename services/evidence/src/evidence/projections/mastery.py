@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventlog.sql import in_chunks
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
 
 metadata = MetaData()
-CHUNK = 400  # keys per IN (...), well inside every database's parameter limit
 
 mastery = Table(
     "evidence_mastery",
@@ -56,9 +56,7 @@ class MasteryProjection:
                 "decision_id": envelope.id,
                 "decided_at": envelope.time,
             }
-        keys = list(latest)
-        for start in range(0, len(keys), CHUNK):
-            chunk = keys[start : start + CHUNK]
+        for chunk in in_chunks(list(latest)):
             await session.execute(
                 mastery.delete().where(
                     tuple_(mastery.c.learner_id, mastery.c.competency_id).in_(chunk)
