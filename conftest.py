@@ -10,6 +10,7 @@ which runs them once per available backend.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import uuid
@@ -211,10 +212,12 @@ def bearer():
 
 
 async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
-    """Poll an async `check` until it returns a truthy value; fail with its last value."""
+    """Poll `check` (plain or async) until it returns a truthy value; fail with its last value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await check()
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:

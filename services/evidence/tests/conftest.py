@@ -8,7 +8,7 @@ from .evidence_world import DISTRICT, HOME, PARTNER, World, framework_event
 
 
 @pytest.fixture
-async def world(js, ledger_settings, running_app, bearer):
+async def world(js, ledger_settings, running_app, bearer, until):
     settings = ledger_settings("evidence")
     app = create_app(settings)
     admin = bearer(settings, "district_admin", sub="per-admin", district=DISTRICT)
@@ -21,6 +21,6 @@ async def world(js, ledger_settings, running_app, bearer):
         await EventStore(js).append(
             Timeline("frameworks", DISTRICT, "fw-math"), [framework_event()]
         )
-        world = World(client, app, js, admin, partner_token)
+        world = World(client, app, js, admin, partner_token, until)
         await world.ctx.reference_caught_up()
         yield world

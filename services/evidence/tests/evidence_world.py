@@ -3,8 +3,8 @@ registered — all through the real log."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ class World:
     js: Any
     admin: dict[str, str]
     partner: dict[str, str]
+    until: Callable[..., Awaitable[Any]]  # the suite's `until` fixture
 
     @property
     def ctx(self) -> Any:
@@ -64,15 +65,6 @@ class World:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         ack = await self.js.publish(f"ingest.{PARTNER}.{fmt}", body, headers=headers)
         return ack.seq
-
-    async def until(self, check: Any, timeout: float = 15.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = await check()
-            if value:
-                return value
-            assert asyncio.get_running_loop().time() < deadline, f"not reached: {value!r}"
-            await asyncio.sleep(0.05)
 
 
 def framework_event() -> Envelope:

@@ -482,7 +482,7 @@ async def test_a_failed_bookkeeping_write_is_done_again_on_redelivery(world, mon
     body = native("w-1", "sis-1", 0.8, DAY)
     await world.publish("native", body)
     await world.until(lambda: world.events(learner, "mastery"))
-    await world.until(lambda: _true(bool(refused)))
+    await world.until(lambda: refused)
 
     changed = await world.client.post(
         "/v1/evidence", json={**body, "scaled": 0.1}, headers=world.partner
@@ -490,10 +490,6 @@ async def test_a_failed_bookkeeping_write_is_done_again_on_redelivery(world, mon
     assert changed.status_code == 409, changed.text
     assert len(await world.events(learner, "recorded")) == 1
     assert len(await world.events(learner, "mastery")) == 1
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_failed_submission_holds_back_newer_ones_for_its_learner_until_retried(

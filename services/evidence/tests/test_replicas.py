@@ -84,11 +84,11 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     replica_a_running = running_app(replica_a)
     await replica_a_running.__aenter__()
     intake_a = replica_a.state.evidence.service.parts.batches[0]
-    await world.until(lambda: _true(intake_a.lease is not None and intake_a.lease.held))
+    await world.until(lambda: intake_a.lease is not None and intake_a.lease.held)
     async with running_app(replica_b):
         for body in INPUTS:
             await world.js.publish(f"ingest.{PARTNER}.native", json.dumps(body).encode())
-        await world.until(lambda: _true(appended["a"] >= 10 and not intake_a.running))
+        await world.until(lambda: appended["a"] >= 10 and not intake_a.running)
 
         async def all_decided():
             learners = [world.learner(f"sis-{i}") for i in range(3)]
@@ -111,7 +111,3 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     assert len({e.evidence_id for e in recorded}) == len(INPUTS)
     recorded.sort(key=lambda e: e.ingest_sequence)
     assert decided == sequential_decisions(recorded)
-
-
-async def _true(value: bool) -> bool:
-    return value
