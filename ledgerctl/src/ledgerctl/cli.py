@@ -19,6 +19,8 @@ schemas = typer.Typer(no_args_is_help=True, help="The event contract as JSON Sch
 app.add_typer(schemas, name="schemas")
 roster = typer.Typer(no_args_is_help=True, help="District rosters (OneRoster 1.1 CSV).")
 app.add_typer(roster, name="roster")
+framework = typer.Typer(no_args_is_help=True, help="Competency frameworks (1EdTech CASE 1.0).")
+app.add_typer(framework, name="framework")
 
 StateDir = Annotated[
     Path | None,
@@ -102,6 +104,43 @@ def roster_import(
     typer.echo(f"changes: {body['changes'] or 'none'}; events appended: {body['appended']}")
     warnings = body.get("warnings")
     for warning in warnings if isinstance(warnings, list) else []:
+        typer.echo(f"warning: {warning}")
+
+
+@framework.command("import")
+def framework_import(
+    path: Annotated[Path, typer.Argument(help="a CASE 1.0 CFPackage JSON file", exists=True)],
+    district: Annotated[str, typer.Option(help="the district the framework is for")],
+    url: Annotated[str | None, typer.Option(help="pathways service URL")] = None,
+    bearer: Annotated[
+        str | None, typer.Option("--token", help="a district_admin token (default: a dev token)")
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Import a framework: unchanged, nothing happens; changed, a new version is recorded."""
+    import httpx
+
+    state = devstate.state_dir(state_dir)
+    target = url or devstate.service_url(state, "pathways")
+    jwt = bearer or _dev_token(state, "district_admin", "ledgerctl", district)
+    response = httpx.post(
+        f"{target.rstrip('/')}/v1/frameworks",
+        content=path.read_bytes(),
+        headers={"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"},
+        timeout=300,
+    )
+    body = response.json()
+    if response.status_code != 200:
+        detail = body.get("detail")
+        for problem in detail if isinstance(detail, list) else [detail]:
+            typer.echo(f"refused ({response.status_code}): {problem}", err=True)
+        raise typer.Exit(1)
+    state_word = "new version" if body["changed"] else "unchanged"
+    typer.echo(f"{body['framework_id']} version {body['version']} ({state_word})")
+    for kind, ids in (body.get("changes") or {}).items():
+        if ids and kind != "from_version":
+            typer.echo(f"  {kind}: {len(ids)}")
+    for warning in body.get("warnings") or []:
         typer.echo(f"warning: {warning}")
 
 

@@ -5,8 +5,9 @@ lifecycle. Built from settings by the service's `app.py`; nothing connects until
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class ServiceParts:
     read_models: Sequence[MetaData] = ()
     handlers: EventHandlers | None = None
     batches: Sequence[BatchConsumer] = ()
+    tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    """Long-running jobs (e.g. a periodic sweep), started last and cancelled first."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +58,7 @@ class Service:
         self._engine: AsyncEngine | None = None
         self._broker: NatsBroker | None = None
         self.projectors: list[Projector] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def js(self) -> JetStreamContext:
@@ -108,11 +112,21 @@ class Service:
                 ack_wait=self.settings.handler_ack_wait,
                 lease_ttl=self.settings.lease_ttl,
             )
+        self._tasks = [
+            asyncio.create_task(job(), name=f"{name} {getattr(job, '__name__', 'task')}")
+            for job in self.parts.tasks
+        ]
         log.info("%s started", name)
 
     async def stop(self) -> None:
         """Stop consuming, then close connections; a step that hangs is logged and skipped so
         shutdown always completes (the log keeps everything a restart needs)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks = []
         for batch in self.parts.batches:
             await self._bounded(f"batch consumer {batch.spec.name}", batch.stop())
         if self._broker is not None:

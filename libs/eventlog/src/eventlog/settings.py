@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         "a standby takes over after this when the holder dies",
     )
 
+    sweep_interval: float = Field(
+        3600.0, description="seconds between a service's periodic sweeps (pathways: pace)"
+    )
+
     def sqlalchemy_url(self) -> str:
         """The read-model database: DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:

@@ -1,10 +1,119 @@
-"""Subscribers of the pathways service: decode → load state → decide → append."""
+"""Subscribers of the pathways service: decode → load state → decide → append.
+
+- `mastery`: every MasteryDecided (EVIDENCE) is taken in by the learner's pathways that hold
+  its competency, with what follows (advanced, unlocked, completed, pace, interventions).
+- `goals`: a goal set in the profile (PROFILES) assigns a pathway toward its targets.
+- the pace sweep: once per `sweep_interval`, every learner with an active pathway is looked
+  at as of today (goal at risk or back on track; stalled learners).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
 from eventlog.handlers import EventHandlers
+from eventlog.redelivery import reason_of
+from eventlog.stored import StoredEvent
+from pathways import commands
+from pathways.assignments import assignment_for_goal
+from pathways.context import PathwaysContext
+from pathways.projections.progress import pathways as pathway_rows
+from shared_events.events.evidence import MasteryDecided
+from shared_events.events.pathways import MasteryObserved
+from shared_events.events.profiles import GoalSet
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], date]
 
 
-def build_handlers() -> EventHandlers:
-    """The pathways service's handler table (mastery decisions drive pathways here)."""
-    return EventHandlers("pathways")
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def build_handlers(ctx: PathwaysContext) -> EventHandlers:
+    handlers = EventHandlers("pathways")
+
+    @handlers.on("mastery", stream="EVIDENCE", subjects=("evidence.*.*.mastery",))
+    async def take_in_mastery(event: StoredEvent) -> None:
+        """A mastery decision moves every pathway of the learner that holds its competency."""
+        decided = event.envelope.data
+        if not isinstance(decided, MasteryDecided):
+            return
+        observed = observation(event.envelope.id, decided, event.envelope.time)
+        await ctx.settle(
+            event.envelope.district,
+            decided.learner_id,
+            commands.observe(observed),
+            cause=f"{event.envelope.id}/pathways",
+        )
+
+    @handlers.on("goals", stream="PROFILES", subjects=("profiles.*.*.goal_set",))
+    async def assign_for_goal(event: StoredEvent) -> None:
+        """A goal with target competencies gets a pathway toward them."""
+        goal = event.envelope.data
+        if not isinstance(goal, GoalSet):
+            return
+        await assignment_for_goal(ctx, event.envelope.district, goal, event.envelope.time.date())
+
+    return handlers
+
+
+def observation(decision_id: str, decided: MasteryDecided, at: datetime) -> MasteryObserved:
+    return MasteryObserved(
+        learner_id=decided.learner_id,
+        competency_id=decided.competency_id,
+        decision_id=decision_id,
+        mastered=decided.mastered,
+        level=decided.new_level,
+        score=decided.new_score,
+        evidence_ids=tuple(e.evidence_id for e in decided.evidence),
+        scores=tuple(e.score for e in decided.evidence),
+        decided_at=at,
+    )
+
+
+async def sweep_pace(ctx: PathwaysContext, today: date) -> int:
+    """Look at the pace of every learner with an active pathway; returns events appended."""
+    async with ctx.service.sessions()() as session:
+        rows = await session.execute(
+            select(pathway_rows.c.district, pathway_rows.c.learner_id)
+            .where(pathway_rows.c.status == "active")
+            .distinct()
+        )
+        learners = list(rows)
+    appended = 0
+    for district, learner_id in learners:
+        try:
+            events = await ctx.settle(
+                district,
+                learner_id,
+                commands.look_at_pace(today),
+                cause=f"pace/{learner_id}/{today.isoformat()}",
+            )
+        except Exception as exc:
+            log.warning("pace sweep: a learner failed: %s", reason_of(exc))
+            continue
+        appended += len(events)
+    return appended
+
+
+def pace_sweeper(
+    ctx: PathwaysContext, interval: float, clock: Clock = today_utc
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                appended = await sweep_pace(ctx, clock())
+                log.info("pace sweep: %d events", appended)
+            except Exception as exc:
+                log.warning("pace sweep failed: %s", reason_of(exc))
+
+    return sweep_forever

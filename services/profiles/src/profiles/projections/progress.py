@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eventlog.sql import put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
-from shared_events.events.pathways import InterventionRecommended
+from shared_events.events.pathways import InterventionRecommended, InterventionResolved
 
 metadata = MetaData()
 
@@ -64,10 +64,17 @@ class StandingsProjection:
 class InterventionsProjection:
     name = "profiles-interventions"
     stream = "PATHWAYS"
-    subjects = ("pathways.*.*.intervention",)
+    subjects = ("pathways.*.*.intervention", "pathways.*.*.intervention_resolved")
 
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
         recommended = event.envelope.data
+        if isinstance(recommended, InterventionResolved):
+            await session.execute(
+                interventions.update()
+                .where(interventions.c.intervention_id == recommended.intervention_id)
+                .values(open=False)
+            )
+            return
         if not isinstance(recommended, InterventionRecommended):
             return
         await put_row(

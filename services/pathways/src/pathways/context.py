@@ -1,0 +1,150 @@
+"""What the pathways service's handlers and routes share: learners' pathway states as last
+read, and the one way to change them — load, decide, append with the log's sequence checked."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from eventlog.event_store import ConcurrencyConflict
+from eventlog.service import ServiceBound
+from pathways.domain.graph import Graph
+from pathways.domain.pathway import DEFAULT_POLICY, GraphOf, LearnerPathways, evolve, fold
+from pathways.projections.frameworks import framework_version
+from pathways.projections.reference import policy_of
+from shared_events import Envelope, Event, Timeline
+from shared_events.envelope import derived_event_id
+from shared_events.events.pathways import FrameworkImported, PathwayPolicySet
+
+SOURCE = "pathways"
+ATTEMPTS = 5
+
+Step = Callable[[LearnerPathways, PathwayPolicySet, GraphOf], list[Event]]
+"""state, district policy, graphs → the events to append (none: nothing to do)."""
+
+
+class UnknownFramework(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Known:
+    state: LearnerPathways
+    sequence: int
+
+
+class PathwaysContext(ServiceBound):
+    def __init__(self, cached_learners: int = 10_000) -> None:
+        super().__init__()
+        self.timelines: OrderedDict[tuple[str, str], Known] = OrderedDict()
+        self.graphs: dict[tuple[str, str, int], Graph] = {}
+        self._cached_learners = cached_learners
+
+    async def load(self, district: str, learner_id: str) -> Known:
+        """The learner's pathways as the log has them now (a cached fold when still current)."""
+        timeline = Timeline("pathways", district, learner_id)
+        store = self.service.store
+        last = await store.last_sequence(timeline)
+        known = self.timelines.get((district, learner_id))
+        if known is not None and known.sequence == last:
+            return known
+        stored = await store.read(timeline) if last else []
+        known = Known(fold(learner_id, (e.envelope.data for e in stored)), last)
+        self._remember(district, learner_id, known)
+        return known
+
+    def _remember(self, district: str, learner_id: str, known: Known) -> None:
+        self.timelines[(district, learner_id)] = known
+        self.timelines.move_to_end((district, learner_id))
+        while len(self.timelines) > self._cached_learners:
+            self.timelines.popitem(last=False)
+
+    async def policy(self, district: str) -> PathwayPolicySet:
+        async with self.service.sessions()() as session:
+            return await policy_of(session, district) or DEFAULT_POLICY
+
+    async def framework(
+        self, district: str, framework_id: str, version: int | None = None
+    ) -> FrameworkImported:
+        found = await self._framework(district, framework_id, version)
+        if found is None:
+            # Perhaps imported a moment ago: look again once the read model has caught up.
+            await self.service.projector("pathways-frameworks").wait_caught_up()
+            found = await self._framework(district, framework_id, version)
+        if found is None:
+            raise UnknownFramework(framework_id)
+        self.graphs.setdefault((district, found.framework_id, found.version), Graph.of(found))
+        return found
+
+    async def _framework(
+        self, district: str, framework_id: str, version: int | None
+    ) -> FrameworkImported | None:
+        async with self.service.sessions()() as session:
+            return await framework_version(session, district, framework_id, version)
+
+    async def graph(self, district: str, framework_id: str, version: int) -> Graph:
+        key = (district, framework_id, version)
+        if key not in self.graphs:
+            await self.framework(district, framework_id, version)
+        return self.graphs[key]
+
+    async def graphs_for(
+        self, district: str, state: LearnerPathways, extra: Iterable[tuple[str, int]] = ()
+    ) -> GraphOf:
+        wanted = {(p.framework_id, p.version) for p in state.pathways.values()} | set(extra)
+        for framework_id, version in wanted:
+            await self.graph(district, framework_id, version)
+        return lambda framework_id, version: self.graphs[(district, framework_id, version)]
+
+    async def settle(
+        self,
+        district: str,
+        learner_id: str,
+        step: Step,
+        cause: str,
+        extra: Sequence[tuple[str, int]] = (),
+    ) -> list[Event]:
+        """Run `step` on the learner's current state and append what it decides, with the
+        learner's last sequence checked; on a conflict (another replica moved first) read
+        again and decide again. Event ids derive from `cause`, so a retried cause that
+        decides the same again is a duplicate the log drops."""
+        timeline = Timeline("pathways", district, learner_id)
+        policy = await self.policy(district)
+        for attempt in range(ATTEMPTS):
+            known = await self.load(district, learner_id)
+            graph_of = await self.graphs_for(district, known.state, extra)
+            events = step(known.state, policy, graph_of)
+            if not events:
+                return []
+            envelopes = [
+                Envelope.wrap(
+                    event,
+                    source=SOURCE,
+                    subject=learner_id,
+                    district=district,
+                    id=derived_event_id(cause, index),
+                    causationid=cause,
+                )
+                for index, event in enumerate(events)
+            ]
+            try:
+                appended = await self.service.store.append(timeline, envelopes, known.sequence)
+            except ConcurrencyConflict:
+                self.timelines.pop((district, learner_id), None)
+                if attempt + 1 == ATTEMPTS:
+                    raise
+                continue
+            state = known.state
+            for event in events:
+                state = evolve(state, event)
+            if not appended.already_stored:
+                self._remember(district, learner_id, Known(state, appended.last_sequence))
+            return events
+        raise AssertionError("unreachable")
+
+    async def append_setting(self, district: str, event: Event) -> str:
+        timeline = Timeline("pathways", district, "settings")
+        envelope = Envelope.wrap(event, source=SOURCE, subject="settings", district=district)
+        await self.service.store.append(timeline, [envelope])
+        return envelope.id
