@@ -2,12 +2,12 @@
 
 Runs the same command the Makefile runs (`ledgerctl dev`) as a real process, then drives the
 system from outside: a learner registered over HTTP is readable, and a partner's evidence posted
-over HTTP ends in a mastery decision readable over HTTP.
+over HTTP ends in a mastery decision readable over HTTP; a CASE framework imported with
+`ledgerctl framework import` gives a pathway that the decision moves on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -17,13 +17,11 @@ import time
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from eventlog.embedded_nats import port_is_free
-from eventlog.event_store import EventStore
-from shared_events import Envelope, Timeline
-from shared_events.events.pathways import CompetencyDefinition, FrameworkImported
+
+from .case_package import FIRST, SECOND, package
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +47,12 @@ def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[s
     return nats_url, services
 
 
+def _ledgerctl(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LEDGERCTL, *args, "--state-dir", str(state)], capture_output=True, text=True
+    )
+
+
 def _token(state: Path, role: str, *options: str) -> str:
     return subprocess.run(
         [LEDGERCTL, "token", "--role", role, *options, "--state-dir", str(state)],
@@ -56,21 +60,6 @@ def _token(state: Path, role: str, *options: str) -> str:
         text=True,
         check=True,
     ).stdout.strip()
-
-
-async def _import_framework(nats_url: str) -> None:
-    """A framework as the pathways service would record it (its import is issue 5's work)."""
-    nc = await nats.connect(nats_url)
-    framework = FrameworkImported(
-        framework_id="fw-math",
-        version=1,
-        title="Mathematics",
-        competencies=(CompetencyDefinition(competency_id="math.frac.1", statement="Fractions"),),
-        content_hash="0" * 64,
-    )
-    envelope = Envelope.wrap(framework, source="pathways", subject="fw-math", district="d1")
-    await EventStore(nc.jetstream()).append(Timeline("frameworks", "d1", "fw-math"), [envelope])
-    await nc.close()
 
 
 def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path):
@@ -117,14 +106,27 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
             f"{services['evidence']}/v1/ingest", json={"partners": ["acme"]}, headers=admin
         )
         assert configured.status_code == 200, configured.text
-        asyncio.run(_import_framework(nats_url))
+        framework_file = tmp_path / "fractions.json"
+        framework_file.write_text(json.dumps(package()))
+        imported = _ledgerctl(state, "framework", "import", str(framework_file), "--district", "d1")
+        assert imported.returncode == 0, imported.stderr
+        assert "version 1 (new version)" in imported.stdout
+        again = _ledgerctl(state, "framework", "import", str(framework_file), "--district", "d1")
+        assert "version 1 (unchanged)" in again.stdout
+        assigned = httpx.post(
+            f"{services['pathways']}/v1/learners/{learner_id}/pathways",
+            json={"framework_id": package()["CFDocument"]["identifier"], "pathway_id": "p1"},
+            headers=admin,
+            timeout=20,
+        )
+        assert assigned.status_code == 200, assigned.text
         partner_token = _token(state, "partner", "--sub", "acme", "--partner", "acme")
         partner = {"Authorization": f"Bearer {partner_token}"}
         evidence = {
             "id": "quiz-1",
             "district": "d1",
             "learner_sis_id": "sis-42",
-            "competency": "math.frac.1",
+            "competency": "M.1",
             "scaled": 0.9,
             "observed_at": "2026-10-01T09:00:00Z",
         }
@@ -146,7 +148,16 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
             if decided or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        assert [d["competency_id"] for d in decided] == ["math.frac.1"]
+        assert [d["competency_id"] for d in decided] == [FIRST]
+        deadline = time.monotonic() + 20
+        while True:  # the decision moves the pathway on: M.1 mastered, M.2 ready
+            paths = httpx.get(
+                f"{services['pathways']}/v1/learners/{learner_id}/pathways", headers=admin
+            ).json()["pathways"]
+            if (paths and paths[0]["next_steps"] == [SECOND]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert paths[0]["next_steps"] == [SECOND], paths
 
         bundle = SHARED / "catalyst-moodle-enrol_oneroster" / "Test_full_data_set"
         if bundle.is_dir():  # the team's shared fixtures; absent outside the team

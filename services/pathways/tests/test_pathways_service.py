@@ -340,3 +340,79 @@ async def test_bad_frameworks_and_assignments_are_refused_naming_the_problem(dis
     assert outside.status_code == 422
     assert "competencies[0]" in outside.json()["detail"]
     assert "not-a-competency" in outside.json()["detail"]
+
+
+class Killed(BaseException):
+    """The process dies between the append and the acknowledgement."""
+
+
+async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
+    district, ledger_settings, running_app, monkeypatch, until
+):
+    """Two replicas consume together; one dies once after appending, before acknowledging. The
+    redelivered decision changes nothing, and each learner's log is what one replica deciding
+    the same decisions in order would have written."""
+    from pathways import context as context_module
+    from pathways.domain.graph import Graph
+    from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, decide, evolve
+    from shared_events.events.pathways import MasteryObserved
+
+    assert (await district.import_framework()).status_code == 200
+    learners = ("lrn-a", "lrn-b", "lrn-c")
+    for learner in learners:
+        response = await district.client.post(
+            f"/v1/learners/{learner}/pathways",
+            json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
+            headers=district.admin,
+        )
+        assert response.status_code == 200, response.text
+    settings = ledger_settings("pathways").model_copy(update={"handler_ack_wait": 1.5})
+    replica = create_app(settings)
+    real_settle = context_module.PathwaysContext.settle
+    died = []
+
+    async def settle_then_die_once(self, *args, **kwargs):
+        events = await real_settle(self, *args, **kwargs)
+        if self is replica.state.pathways and events and not died:
+            died.append(kwargs["cause"])
+            raise Killed
+        return events
+
+    monkeypatch.setattr(context_module.PathwaysContext, "settle", settle_then_die_once)
+    codes = ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3a", "6.RP.A.3b", "7.RP.A.1"]
+    async with running_app(replica):
+        for n in range(15):
+            learner = learners[n % 3]
+            mastered = n % 4 != 1
+            await district.decide(
+                learner, codes[n // 3], [0.5, 0.95 if mastered else 0.4], mastered
+            )
+
+        def observed_all(log) -> bool:
+            return sum(isinstance(e, MasteryObserved) for e in log) == 5
+
+        logs = {learner: await district.settled(learner, observed_all) for learner in learners}
+    assert died, "the replica took a decision and died once"
+
+    framework = await district.ctx.framework(D, FRAMEWORK_ID)
+    graph = Graph.of(framework)
+    for learner, log in logs.items():
+        decisions = [e.decision_id for e in log if isinstance(e, MasteryObserved)]
+        assert len(decisions) == len(set(decisions)) == 5
+        sequential: list = []
+        state = LearnerPathways(learner)
+        for event in log:
+            if isinstance(event, PathwayAssigned | MasteryObserved):
+                today = (
+                    event.start_date
+                    if isinstance(event, PathwayAssigned)
+                    else event.decided_at.date()
+                )
+                because = (
+                    event.pathway_id if isinstance(event, PathwayAssigned) else event.decision_id,
+                )
+                decided = decide(state, [event], lambda *_: graph, DEFAULT_POLICY, today, because)
+                sequential.extend(decided)
+                for made in decided:
+                    state = evolve(state, made)
+        assert sequential == log
