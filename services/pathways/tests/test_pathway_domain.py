@@ -6,16 +6,10 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
+from pathways.domain.decisions import decide
 from pathways.domain.graph import Graph
-from pathways.domain.pathway import (
-    DEFAULT_POLICY,
-    LearnerPathways,
-    decide,
-    fold,
-    suggested,
-    take_in,
-    view,
-)
+from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, fold, take_in
+from pathways.domain.views import suggested, view
 from shared_events.events.pathways import (
     CompetencyDefinition,
     CompetencyOverridden,

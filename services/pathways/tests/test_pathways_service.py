@@ -353,8 +353,9 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     redelivered decision changes nothing, and each learner's log is what one replica deciding
     the same decisions in order would have written."""
     from pathways import context as context_module
+    from pathways.domain.decisions import decide
     from pathways.domain.graph import Graph
-    from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, decide, evolve
+    from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, evolve
     from shared_events.events.pathways import MasteryObserved
 
     assert (await district.import_framework()).status_code == 200

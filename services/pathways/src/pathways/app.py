@@ -8,8 +8,10 @@ from eventlog.handlers import EventHandlers
 from eventlog.http import create_http_app, serve
 from eventlog.service import Service, ServiceParts
 from eventlog.settings import Settings
+from pathways.api import classes as classes_api
 from pathways.api import frameworks as frameworks_api
 from pathways.api import pathways as pathways_api
+from pathways.api import policy as policy_api
 from pathways.context import PathwaysContext
 from pathways.handlers import build_handlers, pace_sweeper
 from pathways.projections import frameworks, progress, reference
@@ -38,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ctx = PathwaysContext()
     service = Service(parts(ctx, build_handlers(ctx), settings), settings)
     ctx.bind(service)
-    app = create_http_app(service, [frameworks_api.router, pathways_api.router])
+    app = create_http_app(
+        service, [frameworks_api.router, pathways_api.router, classes_api.router, policy_api.router]
+    )
     app.state.pathways = ctx
     return app
 

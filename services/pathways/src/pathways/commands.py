@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from pathways.context import Step
+from pathways.domain.decisions import decide
 from pathways.domain.graph import Graph
-from pathways.domain.pathway import GraphOf, LearnerPathways, decide, take_in
+from pathways.domain.pathway import GraphOf, LearnerPathways, take_in
 from shared_events import Event
 from shared_events.events.pathways import (
     CompetencyOverridden,

@@ -39,8 +39,8 @@ from pathways.domain.pathway import (
     Observation,
     Pathway,
     evolve,
-    view,
 )
+from pathways.domain.views import view
 from pathways.projections.frameworks import framework_version
 from pathways.projections.reference import policy_of
 from shared_events.events.pathways import InterventionRecommended, InterventionResolved
