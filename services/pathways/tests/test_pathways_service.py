@@ -417,3 +417,84 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
                 for made in decided:
                     state = evolve(state, made)
         assert sequential == log
+
+
+async def test_the_district_sets_its_thresholds_and_roll_up_rules_as_a_recorded_policy(district):
+    assert (await district.import_framework()).status_code == 200
+    ids = district.ids
+    bad = await district.client.put(
+        "/v1/pathway-policy", json={"falling_trend_window": 1}, headers=district.admin
+    )
+    assert bad.status_code == 422 and "falling_trend_window" in bad.text
+    unknown = await district.client.put(
+        "/v1/pathway-policy", json={"attempts": 2}, headers=district.admin
+    )
+    assert unknown.status_code == 422 and "attempts" in unknown.text
+    teacher = await district.client.put("/v1/pathway-policy", json={}, headers=district.teacher)
+    assert teacher.status_code == 403
+    policy = {
+        "attempts_without_proficient": 2,
+        "rollups": {
+            ids["6.RP.A.3"]: {
+                "method": "points",
+                "required": [ids["6.RP.A.3a"]],
+                "points_needed": 2,
+            }
+        },
+    }
+    for version in (1, 2):
+        response = await district.client.put(
+            "/v1/pathway-policy", json=policy, headers=district.admin
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["version"] == version
+    response = await district.client.post(
+        "/v1/learners/lrn-4/pathways",
+        json={"framework_id": FRAMEWORK_ID, "competencies": [ids["6.RP.A.3"]], "pathway_id": "p"},
+        headers=district.admin,
+    )
+    assert response.status_code == 200, response.text
+    await district.decide("lrn-4", "6.RP.A.3b", [0.2, 0.3], False)  # two attempts are enough
+    log = await district.settled(
+        "lrn-4", lambda log: any(isinstance(e, InterventionRecommended) for e in log)
+    )
+    for part in ("3a", "3c"):  # the required part and one more: two points
+        await district.decide("lrn-4", f"6.RP.A.{part}", [0.95], True)
+    log = await district.settled(
+        "lrn-4",
+        lambda log: any(isinstance(e, PathwayAdvanced) and e.how == "rolled_up" for e in log),
+    )
+    [rolled] = [e for e in log if isinstance(e, PathwayAdvanced) and e.how == "rolled_up"]
+    assert rolled.competency_id == ids["6.RP.A.3"]
+
+
+async def test_the_read_models_rebuild_from_the_log_to_the_same_views(district):
+    assert (await district.import_framework()).status_code == 200
+    response = await district.client.post(
+        "/v1/learners/lrn-5/pathways",
+        json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
+        headers=district.admin,
+    )
+    assert response.status_code == 200
+    await district.decide("lrn-5", "6.RP.A.1", [0.95], True)
+    for scores in ([0.9, 0.6], [0.9, 0.6, 0.3]):
+        await district.decide("lrn-5", "6.RP.A.2", scores, False)
+    await district.settled(
+        "lrn-5", lambda log: any(isinstance(e, InterventionRecommended) for e in log)
+    )
+    before = await district.view("lrn-5")
+    from pathways.projections import progress
+
+    async with district.app.state.service.sessions()() as session, session.begin():
+        await progress.PathwaysProjection().reset(session)  # the read model lost
+    assert (await district.view("lrn-5"))["pathways"] == []
+    rebuilt = await district.client.post(
+        "/v1/operations/projections/pathways-progress/rebuild", headers=district.admin
+    )
+    assert rebuilt.status_code == 202, rebuilt.text
+
+    async def same_again():
+        return await district.view("lrn-5") == before
+
+    assert await district.until(same_again)
+    assert before["open_interventions"][0]["reason"] == "falling_trend"
