@@ -229,8 +229,8 @@ def test_a_slow_pace_puts_the_goal_at_risk_and_progress_brings_it_back():
     day_39 = START + timedelta(days=39)  # 0.56 of the time spent
     for competency in ("count", "add"):
         events = learner.step([decision(competency, [0.95], True)], day_39)
-    assert not any(isinstance(e, GoalBackOnTrack) for e in events)  # 2 of 7 + 0.15 < 0.56
-    events = learner.step([decision("circles", [0.95], True)], day_39)  # 3 of 7 + 0.15
+    assert not any(isinstance(e, GoalBackOnTrack) for e in events)  # 2 of 7 + 0.25 < 0.56
+    events = learner.step([decision("circles", [0.95], True)], day_39)  # 3 of 7 + 0.25
     assert isinstance(events[-1], GoalBackOnTrack)
     assert events[-1].actual_share == round(3 / 7, 4)
 

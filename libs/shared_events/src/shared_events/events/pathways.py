@@ -263,7 +263,7 @@ class PathwayPolicySet(Event):
     version: int = Field(ge=0, description="0 is the built-in default")
     set_by: str
     default_pace_days: int = Field(default=180, ge=1)
-    pace_tolerance: float = Field(default=0.15, ge=0, le=1)
+    pace_tolerance: float = Field(default=0.25, ge=0, le=1)
     attempts_without_proficient: int = Field(default=3, ge=1)
     falling_trend_window: int = Field(default=3, ge=2)
     stalled_days: int = Field(default=14, ge=1)

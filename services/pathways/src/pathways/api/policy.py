@@ -27,7 +27,7 @@ class Strict(BaseModel):
 
 class PolicyIn(Strict):
     default_pace_days: int = Field(default=180, ge=1)
-    pace_tolerance: float = Field(default=0.15, ge=0, le=1)
+    pace_tolerance: float = Field(default=0.25, ge=0, le=1)
     attempts_without_proficient: int = Field(default=3, ge=1)
     falling_trend_window: int = Field(default=3, ge=2)
     stalled_days: int = Field(default=14, ge=1)
