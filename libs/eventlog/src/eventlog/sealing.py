@@ -125,6 +125,10 @@ class KeyStore:
                 await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         return bool(deleted.rowcount)
 
+    def forget(self, subject_id: str) -> None:
+        """Drop the subject's key from this process's cache (another process destroyed it)."""
+        self._cache.evict(subject_id)
+
     async def exists(self, subject_id: str) -> bool:
         """Whether the subject has a key (asks the database: another process may have erased it)."""
         async with self._engine.connect() as conn:

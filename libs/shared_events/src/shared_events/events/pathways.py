@@ -215,6 +215,7 @@ class PathwayCompleted(Event):
     learner_id: str
     pathway_id: str
     total_count: int = Field(ge=1)
+    goal_id: str | None = Field(default=None, description="the goal it was for: achieved")
 
 
 class GoalAtRisk(Event):

@@ -84,6 +84,7 @@ def consequences(
                     learner_id=learner,
                     pathway_id=pathway.pathway_id,
                     total_count=len(pathway.competencies),
+                    goal_id=pathway.goal_id,
                 )
             )
             continue

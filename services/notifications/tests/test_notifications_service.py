@@ -1,0 +1,263 @@
+"""The notifications service against a real NATS server and database, a real SMTP server and a
+real HTTP receiver: messages arrive once, in the recipient's language; webhooks are signed and
+retried; failures are recorded with their reason; quiet hours and digests follow a scripted
+clock; restarts, two replicas and rebuilds never send twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from notifications.app import create_app
+from notifications.config import DeliverySettings
+from shared_events.events.notifications import (
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationQueued,
+)
+from shared_events.events.pathways import GoalAtRisk, InterventionRecommended
+
+from .notifications_world import Clock, District, Mailbox, Receiver, start_receiver, start_smtp
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def smtp():
+    mailbox = Mailbox()
+    controller, port = start_smtp(mailbox)
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def make_app(ledger_settings, smtp):
+    _, port = smtp
+
+    def make(clock=None, **delivery):
+        options = {
+            "smtp_port": port,
+            "delivery_interval": 0.05,
+            "backoff_base": 0.2,
+            "backoff_cap": 1.0,
+            "claim_ttl": 1.0,
+            "webhook_allow_loopback_http": True,
+            **delivery,
+        }
+        settings = DeliverySettings(**options)
+        extra = {"clock": clock} if clock else {}
+        return create_app(ledger_settings("notifications"), settings, **extra)
+
+    return make
+
+
+@pytest.fixture
+async def district(js, make_app, running_app, until, bearer, ledger_settings):
+    app = make_app()
+    async with running_app(app) as client:
+        world = District(app, js, until)
+        world.client = client
+        settings = ledger_settings("notifications")
+        world.tokens = {
+            who: bearer(settings, role, sub=who, district="d1")
+            for who, role in (
+                ("lrn-1", "learner"),
+                ("grd-1", "guardian"),
+                ("tch-1", "teacher"),
+                ("adm-1", "district_admin"),
+            )
+        }
+        await world.family()
+        yield world
+
+
+async def test_mastery_reaches_the_guardian_once_by_email_in_their_language(district, smtp):
+    mailbox, _ = smtp
+    saved = await district.client.put(
+        "/v1/preferences", json={"language": "es"}, headers=district.tokens["grd-1"]
+    )
+    assert saved.status_code == 200, saved.text
+    await district.decide(mastered=True)
+
+    await district.until(lambda: len(mailbox.messages) == 1)
+    [message] = mailbox.messages
+    assert message["to"] == "grace@home.test"
+    assert message["subject"] == "Dominado: c1"
+    assert message["text"].startswith("Ada ha dominado")
+    log = await district.until(lambda: _delivered(district, 3))  # inboxes of both, one email
+    assert {(e.channel, e.attempts) for e in log} == {("inbox", 1), ("email", 1)}
+
+    # The same mastery decided again is not news; a learner's own inbox has it, once.
+    await district.decide(mastered=True)
+    await asyncio.sleep(0.5)
+    assert len(mailbox.messages) == 1
+    learner = district.tokens["lrn-1"]
+    items = (await district.client.get("/v1/inbox", headers=learner)).json()
+    assert [i["template"] for i in items] == ["mastery_gained"]
+    unread = await district.client.get("/v1/inbox/unread", headers=learner)
+    assert unread.json() == {"unread": 1}
+    read = await district.client.post(
+        f"/v1/inbox/{items[0]['notification_id']}/read", headers=learner
+    )
+    assert read.status_code == 200
+    assert (await district.client.get("/v1/inbox/unread", headers=learner)).json() == {"unread": 0}
+    others = await district.client.post(
+        f"/v1/inbox/{items[0]['notification_id']}/read", headers=district.tokens["tch-1"]
+    )
+    assert others.status_code == 404
+
+
+async def _delivered(district, count):
+    outcomes = await district.outcomes()
+    return outcomes if len(outcomes) >= count else None
+
+
+async def test_a_webhook_that_fails_twice_then_succeeds_is_delivered_once(district):
+    receiver = Receiver(failures=2)
+    url, server, task = await start_receiver(receiver)
+    try:
+        registered = await district.client.put(
+            "/v1/webhooks/sis-sync",
+            json={"url": url, "triggers": ["intervention_recommended"]},
+            headers=district.tokens["adm-1"],
+        )
+        assert registered.status_code == 200, registered.text
+        receiver.secret = registered.json()["secret"].encode()
+        await district.publish(
+            "lrn-1",
+            InterventionRecommended(
+                learner_id="lrn-1",
+                intervention_id="iv-1",
+                competency_id="c1",
+                tier=2,
+                reason="falling_trend",
+                evidence_ids=("e1", "e2", "e3"),
+                detail="the last 3 scores fall",
+            ),
+        )
+        await district.until(lambda: len(receiver.accepted) == 1, timeout=20)
+        assert [r["signed"] for r in receiver.requests] == [True, True, True]
+        assert len({r["delivery"] for r in receiver.requests}) == 1  # the same delivery id
+        [payload] = receiver.accepted
+        assert payload["event"] == "intervention_recommended"
+        assert payload["learner_id"] == "lrn-1" and "Ada" not in str(payload)
+        outcomes = await district.until(lambda: _delivered(district, 3))
+        hooks = [e for e in outcomes if e.channel == "webhook"]
+        assert [(type(e).__name__, e.attempts) for e in hooks] == [("NotificationDelivered", 3)]
+        await asyncio.sleep(0.5)
+        assert len(receiver.accepted) == 1
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_an_unreachable_smtp_server_retries_then_fails_with_the_reason(
+    js, make_app, running_app, until
+):
+    app = make_app(smtp_host="127.0.0.1", smtp_port=1, max_attempts=3)  # nothing listens there
+    async with running_app(app):
+        world = District(app, js, until)
+        await world.family()
+        await world.decide(mastered=True)
+        outcomes = await until(lambda: _delivered(world, 3), timeout=20)
+        [failed] = [e for e in outcomes if isinstance(e, NotificationFailed)]
+        assert failed.channel == "email" and failed.attempts == 3
+        assert "smtp" in failed.reason
+        delivered = [e for e in outcomes if isinstance(e, NotificationDelivered)]
+        assert {e.channel for e in delivered} == {"inbox"}  # the others went on
+
+
+async def test_bad_preferences_and_webhooks_are_refused_naming_the_field(district):
+    guardian = district.tokens["grd-1"]
+    for body, field in (
+        ({"language": "fr"}, "language"),
+        ({"quiet_hours": {"start": "25:00", "end": "07:00"}}, "start"),
+        ({"quiet_hours": {"start": "21:00", "end": "07:00", "timezone": "Mars/Base"}}, "timezone"),
+        ({"channels": {"mastery_gained": ["pigeon"]}}, "mastery_gained"),
+        ({"channels": {"weather": ["email"]}}, "weather"),
+        ({"digest": True}, "digest"),
+        ({"colour": "blue"}, "colour"),
+    ):
+        response = await district.client.put("/v1/preferences", json=body, headers=guardian)
+        assert response.status_code == 422, body
+        assert field in response.text, (body, response.text)
+    admin = district.tokens["adm-1"]
+    for url in ("http://hooks.district.test/x", "ftp://127.0.0.1/x", "not a url"):
+        response = await district.client.put(
+            "/v1/webhooks/w1", json={"url": url, "triggers": ["goal_at_risk"]}, headers=admin
+        )
+        assert response.status_code == 422 and "url" in response.text, url
+    assert (
+        await district.client.put(
+            "/v1/webhooks/w1",
+            json={"url": "https://hooks.district.test/x", "triggers": ["goal_at_risk"]},
+            headers=admin,
+        )
+    ).status_code == 200
+    bad_sender = await district.client.put(
+        "/v1/sender", json={"from_address": "nobody", "from_name": "D"}, headers=admin
+    )
+    assert bad_sender.status_code == 422 and "from_address" in bad_sender.text
+
+
+async def test_quiet_hours_and_the_teachers_digest_follow_a_scripted_clock(
+    js, make_app, running_app, until, bearer, ledger_settings, smtp
+):
+    mailbox, _ = smtp
+    clock = Clock()
+    app = make_app(clock=clock)
+    settings = ledger_settings("notifications")
+    async with running_app(app) as client:
+        world = District(app, js, until)
+        await world.family()
+        hour = clock.now.strftime("%H:%M")
+        later = (clock.now.replace(minute=0) + __import__("datetime").timedelta(hours=2)).strftime(
+            "%H:%M"
+        )
+        guardian = bearer(settings, "guardian", sub="grd-1", district="d1")
+        quiet = {"quiet_hours": {"start": hour, "end": later, "timezone": "UTC"}}
+        assert (
+            await client.put("/v1/preferences", json=quiet, headers=guardian)
+        ).status_code == 200
+        teacher = bearer(settings, "teacher", sub="tch-1", district="d1")
+        digest = {"digest": True, "digest_time": later}
+        assert (
+            await client.put("/v1/preferences", json=digest, headers=teacher)
+        ).status_code == 200
+        admin = bearer(settings, "district_admin", sub="adm-1", district="d1")
+        rules = {"rules": [{"trigger": "goal_at_risk", "audiences": ["guardians", "teachers"]}]}
+        assert (
+            await client.put("/v1/notification-rules", json=rules, headers=admin)
+        ).status_code == 200
+
+        for n in (1, 2):
+            await world.publish(
+                "lrn-1",
+                GoalAtRisk(
+                    learner_id="lrn-1",
+                    pathway_id=f"p{n}",
+                    as_of=clock.now.date(),
+                    expected_share=0.5,
+                    actual_share=0.1,
+                ),
+            )
+        queued = await until(lambda: _queued(world, 6))  # 2 × (guardian inbox + email, teacher…)
+        await asyncio.sleep(0.5)
+        assert mailbox.messages == []  # quiet hours, and the digest is later
+        clock.advance(hours=2, minutes=1)
+        await until(lambda: len(mailbox.messages) == 3)
+        await asyncio.sleep(0.3)
+        by_recipient = {}
+        for message in mailbox.messages:
+            by_recipient.setdefault(message["to"], []).append(message["subject"])
+        assert by_recipient["grace@home.test"] == ["A goal is behind its pace"] * 2
+        assert by_recipient["alan@school.test"] == ["Your daily summary (2)"]
+        outcomes = await until(lambda: _delivered(world, len(queued)))
+        digests = {e.digest_id for e in outcomes if e.channel == "email" and e.digest_id}
+        assert len(digests) == 1
+
+
+async def _queued(world, count):
+    queued = [e for e in await world.log() if isinstance(e, NotificationQueued)]
+    return queued if len(queued) >= count else None
