@@ -42,7 +42,7 @@ class Mailbox:
         self.messages: list[dict[str, str]] = []
         self.gate: asyncio.Event | None = None  # set: DATA waits for it
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         if self.gate is not None:
             await self.gate.wait()
         from email import message_from_bytes, policy

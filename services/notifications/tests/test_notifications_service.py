@@ -6,6 +6,7 @@ clock; restarts, two replicas and rebuilds never send twice."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -212,9 +213,7 @@ async def test_quiet_hours_and_the_teachers_digest_follow_a_scripted_clock(
         world = District(app, js, until)
         await world.family()
         hour = clock.now.strftime("%H:%M")
-        later = (clock.now.replace(minute=0) + __import__("datetime").timedelta(hours=2)).strftime(
-            "%H:%M"
-        )
+        later = (clock.now.replace(minute=0) + timedelta(hours=2)).strftime("%H:%M")
         guardian = bearer(settings, "guardian", sub="grd-1", district="d1")
         quiet = {"quiet_hours": {"start": hour, "end": later, "timezone": "UTC"}}
         assert (
@@ -242,7 +241,8 @@ async def test_quiet_hours_and_the_teachers_digest_follow_a_scripted_clock(
                     actual_share=0.1,
                 ),
             )
-        queued = await until(lambda: _queued(world, 6))  # 2 × (guardian inbox + email, teacher…)
+        # Two occasions, each to the guardian and the teacher, by inbox and by email.
+        queued = await until(lambda: _queued(world, 8))
         await asyncio.sleep(0.5)
         assert mailbox.messages == []  # quiet hours, and the digest is later
         clock.advance(hours=2, minutes=1)
@@ -261,3 +261,59 @@ async def test_quiet_hours_and_the_teachers_digest_follow_a_scripted_clock(
 async def _queued(world, count):
     queued = [e for e in await world.log() if isinstance(e, NotificationQueued)]
     return queued if len(queued) >= count else None
+
+
+async def test_a_service_killed_mid_delivery_sends_once_after_its_restart(
+    js, make_app, running_app, until, smtp
+):
+    """The SMTP server holds the first message's DATA; the service is stopped while it waits
+    (the conversation dies before the server accepts anything). The restarted service takes the
+    delivery up once its claim has run out: one email arrives."""
+    mailbox, _ = smtp
+    mailbox.gate = asyncio.Event()
+    first = make_app()
+    async with running_app(first):
+        world = District(first, js, until)
+        await world.family()
+        await world.decide(mastered=True)
+        await until(lambda: _sending(first))
+    mailbox.gate.set()  # the server answers again; the first service is gone
+    await asyncio.sleep(0.2)
+    assert mailbox.messages == []
+    second = make_app()
+    async with running_app(second):
+        world = District(second, js, until)
+        outcomes = await until(lambda: _delivered(world, 3), timeout=20)
+        await asyncio.sleep(0.5)
+    assert [m["to"] for m in mailbox.messages] == ["grace@home.test"]
+    assert sorted(e.channel for e in outcomes) == ["email", "inbox", "inbox"]
+
+
+async def _sending(app) -> bool:
+    from sqlalchemy import select
+
+    from notifications.delivery.deliverer import attempts
+
+    async with app.state.service.sessions()() as session:
+        rows = await session.execute(select(attempts.c.claimed_by, attempts.c.outcome))
+        return any(claimed and outcome is None for claimed, outcome in rows)
+
+
+async def test_two_replicas_and_a_rebuilt_outbox_never_send_twice(
+    js, make_app, running_app, until, smtp
+):
+    mailbox, _ = smtp
+    one, two = make_app(), make_app()
+    async with running_app(one), running_app(two):
+        world = District(one, js, until)
+        await world.family()
+        for competency in ("c1", "c2", "c3", "c4", "c5"):
+            await world.decide(mastered=True, competency=competency)
+        await until(lambda: _delivered(world, 15), timeout=20)
+        assert len(mailbox.messages) == 5
+        rebuilt = one.state.service.projector("notifications-outbox")
+        await rebuilt.rebuild()
+        await rebuilt.wait_caught_up()
+        await asyncio.sleep(1.0)  # several delivery rounds on both replicas
+    assert len(mailbox.messages) == 5
+    assert len(await world.outcomes()) == 15
