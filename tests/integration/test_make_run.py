@@ -31,8 +31,11 @@ READY = re.compile(r"^(\w+)\s+(http://127\.0\.0\.1:\d+)\s+\(ready")
 NATS_LINE = re.compile(r"listening on (nats://127\.0\.0\.1:(\d+))")
 
 
-def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[str, dict[str, str]]:
+def _read_until_ready(
+    process: subprocess.Popen[str], timeout: float
+) -> tuple[str, dict[str, str], list[str]]:
     services: dict[str, str] = {}
+    lines: list[str] = []
     nats_url = ""
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
@@ -40,11 +43,12 @@ def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> tuple[s
         assert time.monotonic() < deadline, f"not ready in {timeout}s; saw {services}"
         line = process.stdout.readline()
         assert line, f"ledgerctl dev ended early with {process.poll()}"
+        lines.append(line)
         if match := NATS_LINE.search(line):
             nats_url = match.group(1)
         if match := READY.match(line):
             services[match.group(1)] = match.group(2)
-    return nats_url, services
+    return nats_url, services, lines
 
 
 def _ledgerctl(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +75,7 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
         text=True,
     )
     try:
-        nats_url, services = _read_until_ready(process, timeout=120)
+        nats_url, services, startup = _read_until_ready(process, timeout=120)
         assert set(services) == {"profiles", "evidence", "pathways", "notifications"}
         for url in services.values():
             assert httpx.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
@@ -158,6 +162,17 @@ def test_ledgerctl_dev_starts_four_healthy_services_and_stops_on_ctrl_c(tmp_path
                 break
             time.sleep(0.1)
         assert paths[0]["next_steps"] == [SECOND], paths
+        # …and the learner hears about it in their in-app inbox.
+        learner_token = _token(state, "learner", "--sub", learner_id, "--district", "d1")
+        learner = {"Authorization": f"Bearer {learner_token}"}
+        deadline = time.monotonic() + 20
+        while True:
+            inbox = httpx.get(f"{services['notifications']}/v1/inbox", headers=learner).json()
+            if inbox or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [item["template"] for item in inbox] == ["mastery_gained"]
+        assert "mail (SMTP) on 127.0.0.1:" in "".join(startup)
 
         bundle = SHARED / "catalyst-moodle-enrol_oneroster" / "Test_full_data_set"
         if bundle.is_dir():  # the team's shared fixtures; absent outside the team

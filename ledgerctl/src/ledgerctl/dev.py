@@ -1,8 +1,9 @@
 """`ledgerctl dev`: the whole system on this machine, no Docker.
 
 An embedded nats-server (JetStream, `sync_interval: always`, store under `.ledger/nats`), the
-streams, and the four services as child processes with SQLite read models in `.ledger/`.
-Ctrl-C stops the services, then the server.
+streams, a local mail catcher (SMTP; every message the notifications service sends is saved in
+`.ledger/mail/`), and the four services as child processes with SQLite read models in
+`.ledger/`. Ctrl-C stops the services, then the server.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
+from aiosmtpd.controller import Controller
 
 from eventlog.dev_keys import ensure_dev_keypair
 from eventlog.embedded_nats import EmbeddedNats, free_port, port_is_free
@@ -26,6 +30,19 @@ from ledgerctl import devstate
 
 SERVICES = ("profiles", "evidence", "pathways", "notifications")
 FIRST_SERVICE_PORT = 8001
+
+
+class MailCatcher:
+    """An SMTP server that keeps each message as a file: email without sending any."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        (self.folder / name).write_bytes(envelope.content)
+        return "250 Message accepted"
 
 
 @dataclass
@@ -87,6 +104,10 @@ def run(state: Path, nats_port: int | None = None, ready_timeout: float = 60.0) 
     server = EmbeddedNats(state / "nats", port=nats_port, log_file=state / "nats-server.log")
     url = server.start()
     print(f"NATS (JetStream) listening on {url}  store: {state / 'nats'}", flush=True)
+    mail_port = free_port()
+    mail = Controller(MailCatcher(state / "mail"), hostname="127.0.0.1", port=mail_port)
+    mail.start()
+    print(f"mail (SMTP) on 127.0.0.1:{mail_port}  saved in: {state / 'mail'}", flush=True)
     children: list[Child] = []
     interrupted = False
 
@@ -108,6 +129,15 @@ def run(state: Path, nats_port: int | None = None, ready_timeout: float = 60.0) 
                 "LEDGER_HTTP_PORT": str(port),
                 "LEDGER_HTTP_HOST": "127.0.0.1",
             }
+            if name == "notifications":
+                env |= {
+                    "LEDGER_SMTP_PORT": str(mail_port),
+                    "LEDGER_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
+                }
+                if not env.get("DATABASE_URL"):
+                    # People's data keys live with the profiles service's read models.
+                    keystore = state / "profiles.db"
+                    env["LEDGER_KEYSTORE_URL"] = f"sqlite+aiosqlite:///{keystore}"
             log = (state / f"{name}.log").open("ab")
             process = subprocess.Popen(
                 [sys.executable, "-m", name], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -134,6 +164,7 @@ def run(state: Path, nats_port: int | None = None, ready_timeout: float = 60.0) 
     finally:
         print("stopping services and NATS…", flush=True)
         _stop(children)
+        mail.stop()
         server.stop()
         (state / "dev.json").unlink(missing_ok=True)
         print("stopped", flush=True)
