@@ -12,12 +12,14 @@ import pytest
 
 from notifications.app import create_app
 from notifications.config import DeliverySettings
+from shared_events import Timeline
 from shared_events.events.notifications import (
     NotificationDelivered,
     NotificationFailed,
     NotificationQueued,
 )
 from shared_events.events.pathways import GoalAtRisk, InterventionRecommended
+from shared_events.events.profiles import LearnerErased
 
 from .notifications_world import Clock, District, Mailbox, Receiver, start_receiver, start_smtp
 
@@ -79,6 +81,11 @@ async def test_mastery_reaches_the_guardian_once_by_email_in_their_language(dist
         "/v1/preferences", json={"language": "es"}, headers=district.tokens["grd-1"]
     )
     assert saved.status_code == 200, saved.text
+    sender = {"from_address": "avisos@d1.example", "from_name": "Distrito Uno"}
+    set_sender = await district.client.put(
+        "/v1/sender", json=sender, headers=district.tokens["adm-1"]
+    )
+    assert set_sender.status_code == 200, set_sender.text
     await district.decide(mastered=True)
 
     await district.until(lambda: len(mailbox.messages) == 1)
@@ -86,6 +93,7 @@ async def test_mastery_reaches_the_guardian_once_by_email_in_their_language(dist
     assert message["to"] == "grace@home.test"
     assert message["subject"] == "Dominado: c1"
     assert message["text"].startswith("Ada ha dominado")
+    assert message["from"] == "Distrito Uno <avisos@d1.example>"
     log = await district.until(lambda: _delivered(district, 3))  # inboxes of both, one email
     assert {(e.channel, e.attempts) for e in log} == {("inbox", 1), ("email", 1)}
 
@@ -317,3 +325,57 @@ async def test_two_replicas_and_a_rebuilt_outbox_never_send_twice(
         await asyncio.sleep(1.0)  # several delivery rounds on both replicas
     assert len(mailbox.messages) == 5
     assert len(await world.outcomes()) == 15
+
+
+async def test_a_redelivered_trigger_queues_nothing_new(district):
+    from notifications.domain.rules import occasion_of
+    from notifications.handlers import queue
+
+    decision_id = await district.decide(mastered=True)
+    await district.until(lambda: _queued(district, 3))
+    [stored] = [
+        e
+        for e in await district.store.read(Timeline("evidence", "d1", "lrn-1"))
+        if e.envelope.id == decision_id
+    ]
+    await district.app.state.service.projector("notifications-outbox").wait_caught_up()
+    occasion = occasion_of(stored.envelope.data, decision_id, stored.envelope.time, False)
+    assert await queue(district.ctx, "d1", occasion) == 0
+    queued = [e for e in await district.log() if isinstance(e, NotificationQueued)]
+    assert len(queued) == len({q.notification_id for q in queued}) == 3
+
+
+async def test_after_erasure_nothing_is_said_and_pending_mail_cannot_be_opened(
+    js, make_app, running_app, until, bearer, ledger_settings, smtp
+):
+    mailbox, _ = smtp
+    clock = Clock()
+    app = make_app(clock=clock)
+    async with running_app(app) as client:
+        world = District(app, js, until)
+        await world.family()
+        start = clock.now.strftime("%H:%M")
+        end = (clock.now + timedelta(hours=1)).strftime("%H:%M")
+        guardian = bearer(ledger_settings("notifications"), "guardian", sub="grd-1", district="d1")
+        quiet = {"quiet_hours": {"start": start, "end": end}}
+        assert (
+            await client.put("/v1/preferences", json=quiet, headers=guardian)
+        ).status_code == 200
+        await world.decide(mastered=True)  # the guardian's email waits for the quiet hours
+        await until(lambda: _delivered(world, 2))  # the two inboxes
+
+        await world.ctx.keys.destroy("lrn-1")  # what the profiles service does on erasure
+        await world.profile(
+            "lrn-1", LearnerErased(learner_id="lrn-1", requested_by="adm-1", reason="request")
+        )
+        await app.state.service.projector("notifications-recipients").wait_caught_up()
+        clock.advance(hours=1, minutes=1)
+        outcomes = await until(lambda: _delivered(world, 3))
+        [failed] = [e for e in outcomes if isinstance(e, NotificationFailed)]
+        assert failed.channel == "email" and "erased" in failed.reason
+        queued_before = len([e for e in await world.log() if isinstance(e, NotificationQueued)])
+        await world.decide(mastered=False)  # mastery lost: nobody is told about an erased learner
+        await asyncio.sleep(0.5)
+        queued_after = len([e for e in await world.log() if isinstance(e, NotificationQueued)])
+        assert queued_after == queued_before
+    assert mailbox.messages == []
