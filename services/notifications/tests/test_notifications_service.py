@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -220,10 +221,14 @@ async def test_quiet_hours_and_the_teachers_digest_follow_a_scripted_clock(
     async with running_app(app) as client:
         world = District(app, js, until)
         await world.family()
-        hour = clock.now.strftime("%H:%M")
+        # The guardian keeps quiet hours in New York time; the teacher's digest is in UTC.
+        local = clock.now.astimezone(ZoneInfo("America/New_York"))
+        hour = local.strftime("%H:%M")
+        quiet_end = (local.replace(minute=0) + timedelta(hours=2)).strftime("%H:%M")
         later = (clock.now.replace(minute=0) + timedelta(hours=2)).strftime("%H:%M")
         guardian = bearer(settings, "guardian", sub="grd-1", district="d1")
-        quiet = {"quiet_hours": {"start": hour, "end": later, "timezone": "UTC"}}
+        zone = "America/New_York"
+        quiet = {"quiet_hours": {"start": hour, "end": quiet_end, "timezone": zone}}
         assert (
             await client.put("/v1/preferences", json=quiet, headers=guardian)
         ).status_code == 200

@@ -16,6 +16,7 @@ from eventlog.http import district_of
 from notifications.api.deps import Context
 from notifications.projections.settings import preferences
 from shared_events.events.notifications import Channel, PreferencesSet, QuietHours, Trigger
+from shared_events.subjects import UnsafeSubjectToken
 
 router = APIRouter(prefix="/v1/preferences", tags=["preferences"])
 
@@ -79,6 +80,9 @@ async def set_preferences(
         set_by=principal.subject,
     )
     purpose = f"preferences/{uuid.uuid4()}"
-    await ctx.append(district_of(principal), principal.subject, [(purpose, event)], None)
+    try:
+        await ctx.append(district_of(principal), principal.subject, [(purpose, event)], None)
+    except UnsafeSubjectToken as exc:
+        raise HTTPException(422, detail=f"sub: {exc}") from None
     await ctx.service.projector("notifications-settings").wait_caught_up()
     return {"status": "saved"}

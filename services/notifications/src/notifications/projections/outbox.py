@@ -5,6 +5,8 @@ while this read model is behind)."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,7 +66,10 @@ class OutboxProjection:
                     template=data.template,
                     locale=data.locale,
                     facts=data.facts,
-                    deliver_after=data.deliver_after,
+                    # SQLite keeps wall-clock time only: store every instant in UTC.
+                    deliver_after=data.deliver_after.astimezone(UTC)
+                    if data.deliver_after
+                    else None,
                     digest=data.digest,
                     status="queued",
                     queued_at=event.envelope.time,
