@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import nats
 import typer
@@ -79,69 +79,82 @@ def _dev_token(state: Path, role: str, sub: str, district: str | None) -> str:
     )
 
 
-@roster.command("import")
-def roster_import(
-    path: Annotated[Path, typer.Argument(help="a bundle directory or zip", exists=True)],
-    district: Annotated[str, typer.Option(help="the district the roster belongs to")],
-    url: Annotated[str | None, typer.Option(help="profiles service URL")] = None,
-    bearer: Annotated[
-        str | None, typer.Option("--token", help="a district_admin token (default: a dev token)")
-    ] = None,
-    state_dir: StateDir = None,
-) -> None:
-    """Import a roster: only the differences from what is recorded are appended."""
-    from ledgerctl.roster import post_bundle
+def _upload(
+    service: str,
+    route: str,
+    content: bytes,
+    content_type: str,
+    district: str,
+    url: str | None,
+    bearer: str | None,
+    state_dir: Path | None,
+) -> dict[str, Any]:
+    """POST `content` to a running service as a district admin; exit 1 listing each problem
+    if it is refused. Returns the answer, after printing its warnings."""
+    from ledgerctl.uploads import post
 
     state = devstate.state_dir(state_dir)
-    target = url or devstate.service_url(state, "profiles")
+    target = url or devstate.service_url(state, service)
     jwt = bearer or _dev_token(state, "district_admin", "ledgerctl", district)
-    status, body = post_bundle(target, jwt, path)
+    status, body = post(f"{target.rstrip('/')}{route}", jwt, content, content_type)
     if status != 200:
         detail = body.get("detail")
         for problem in detail if isinstance(detail, list) else [detail]:
             typer.echo(f"refused ({status}): {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"changes: {body['changes'] or 'none'}; events appended: {body['appended']}")
+    return body
+
+
+def _warnings(body: dict[str, Any]) -> None:
     warnings = body.get("warnings")
     for warning in warnings if isinstance(warnings, list) else []:
         typer.echo(f"warning: {warning}")
 
 
+DistrictOption = Annotated[str, typer.Option(help="the district it is for")]
+TokenOption = Annotated[
+    str | None, typer.Option("--token", help="a district_admin token (default: a dev token)")
+]
+
+
+@roster.command("import")
+def roster_import(
+    path: Annotated[Path, typer.Argument(help="a bundle directory or zip", exists=True)],
+    district: DistrictOption,
+    url: Annotated[str | None, typer.Option(help="profiles service URL")] = None,
+    bearer: TokenOption = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Import a roster: only the differences from what is recorded are appended."""
+    from ledgerctl.uploads import bundle_bytes
+
+    bundle = bundle_bytes(path)
+    body = _upload(
+        "profiles", "/v1/rosters", bundle, "application/zip", district, url, bearer, state_dir
+    )
+    typer.echo(f"changes: {body['changes'] or 'none'}; events appended: {body['appended']}")
+    _warnings(body)
+
+
 @framework.command("import")
 def framework_import(
     path: Annotated[Path, typer.Argument(help="a CASE 1.0 CFPackage JSON file", exists=True)],
-    district: Annotated[str, typer.Option(help="the district the framework is for")],
+    district: DistrictOption,
     url: Annotated[str | None, typer.Option(help="pathways service URL")] = None,
-    bearer: Annotated[
-        str | None, typer.Option("--token", help="a district_admin token (default: a dev token)")
-    ] = None,
+    bearer: TokenOption = None,
     state_dir: StateDir = None,
 ) -> None:
     """Import a framework: unchanged, nothing happens; changed, a new version is recorded."""
-    import httpx
-
-    state = devstate.state_dir(state_dir)
-    target = url or devstate.service_url(state, "pathways")
-    jwt = bearer or _dev_token(state, "district_admin", "ledgerctl", district)
-    response = httpx.post(
-        f"{target.rstrip('/')}/v1/frameworks",
-        content=path.read_bytes(),
-        headers={"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"},
-        timeout=300,
+    package = path.read_bytes()
+    body = _upload(
+        "pathways", "/v1/frameworks", package, "application/json", district, url, bearer, state_dir
     )
-    body = response.json()
-    if response.status_code != 200:
-        detail = body.get("detail")
-        for problem in detail if isinstance(detail, list) else [detail]:
-            typer.echo(f"refused ({response.status_code}): {problem}", err=True)
-        raise typer.Exit(1)
     state_word = "new version" if body["changed"] else "unchanged"
     typer.echo(f"{body['framework_id']} version {body['version']} ({state_word})")
     for kind, ids in (body.get("changes") or {}).items():
         if ids and kind != "from_version":
             typer.echo(f"  {kind}: {len(ids)}")
-    for warning in body.get("warnings") or []:
-        typer.echo(f"warning: {warning}")
+    _warnings(body)
 
 
 @app.command()

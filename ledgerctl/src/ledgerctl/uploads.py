@@ -1,4 +1,5 @@
-"""`ledgerctl roster import DIR|ZIP`: send a OneRoster 1.1 bundle to the profiles service."""
+"""Sending files to a running service: a OneRoster 1.1 bundle (zipped when a folder), a CASE
+package."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,11 +23,12 @@ def bundle_bytes(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def post_bundle(url: str, token: str, path: Path) -> tuple[int, dict[str, object]]:
+def post(url: str, token: str, content: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    """POST to a service with a bearer token; the status and the JSON answer."""
     response = httpx.post(
-        f"{url.rstrip('/')}/v1/rosters",
-        content=bundle_bytes(path),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/zip"},
+        url,
+        content=content,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
         timeout=300,
     )
     try:
