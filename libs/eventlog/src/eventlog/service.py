@@ -5,7 +5,6 @@ lifecycle. Built from settings by the service's `app.py`; nothing connects until
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -123,9 +122,13 @@ class Service:
         shutdown always completes (the log keeps everything a restart needs)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=10.0)
+            for task in stuck:
+                frames = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in task.get_stack())
+                log.error(
+                    "%s: %s did not stop in 10s (at %s)", self.parts.name, task.get_name(), frames
+                )
         self._tasks = []
         for batch in self.parts.batches:
             await self._bounded(f"batch consumer {batch.spec.name}", batch.stop())
