@@ -284,7 +284,7 @@ async def test_a_service_killed_mid_delivery_sends_once_after_its_restart(
     delivery up once its claim has run out: one email arrives."""
     mailbox, _ = smtp
     mailbox.gate = asyncio.Event()
-    first = make_app()
+    first = make_app(smtp_timeout=1.0)  # its send gives up soon after the stop cancels it
     async with running_app(first):
         world = District(first, js, until)
         await world.family()
@@ -384,3 +384,36 @@ async def test_after_erasure_nothing_is_said_and_pending_mail_cannot_be_opened(
         queued_after = len([e for e in await world.log() if isinstance(e, NotificationQueued)])
         assert queued_after == queued_before
     assert mailbox.messages == []
+
+
+async def test_an_unreachable_webhook_retries_then_fails_with_the_reason(
+    js, make_app, running_app, until, bearer, ledger_settings
+):
+    from eventlog.embedded_nats import free_port
+
+    app = make_app(max_attempts=2)
+    admin = bearer(ledger_settings("notifications"), "district_admin", sub="adm-1", district="d1")
+    async with running_app(app) as client:
+        world = District(app, js, until)
+        await world.family()
+        closed = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+        hook = {"url": closed, "triggers": ["goal_at_risk"]}
+        assert (await client.put("/v1/webhooks/gone", json=hook, headers=admin)).status_code == 200
+        await world.publish(
+            "lrn-1",
+            GoalAtRisk(
+                learner_id="lrn-1",
+                pathway_id="p",
+                as_of=world.ctx.clock().date(),
+                expected_share=0.5,
+                actual_share=0.0,
+            ),
+        )
+        outcomes = await until(lambda: _delivered(world, 4), timeout=20)
+        [failed] = [e for e in outcomes if isinstance(e, NotificationFailed)]
+        assert failed.channel == "webhook" and failed.attempts == 2
+        assert "webhook" in failed.reason and "ConnectError" in failed.reason
+        assert {e.channel for e in outcomes if isinstance(e, NotificationDelivered)} == {
+            "inbox",
+            "email",
+        }
