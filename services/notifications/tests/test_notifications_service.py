@@ -305,7 +305,7 @@ async def test_a_service_killed_mid_delivery_sends_once_after_its_restart(
 async def _sending(app) -> bool:
     from sqlalchemy import select
 
-    from notifications.delivery.deliverer import attempts
+    from notifications.delivery.claims import attempts
 
     async with app.state.service.sessions()() as session:
         rows = await session.execute(select(attempts.c.claimed_by, attempts.c.outcome))

@@ -17,7 +17,7 @@ from notifications.api import preferences as preferences_api
 from notifications.api import settings as settings_api
 from notifications.config import DeliverySettings
 from notifications.context import NotificationsContext, utc_now
-from notifications.delivery import deliverer
+from notifications.delivery import claims, deliverer
 from notifications.projections import inbox, outbox, recipients
 from notifications.projections import settings as settings_model
 
@@ -40,7 +40,7 @@ def parts(ctx: NotificationsContext) -> ServiceParts:
             recipients.metadata,
             settings_model.metadata,
             handlers.metadata,
-            deliverer.metadata,
+            claims.metadata,
             keystore_metadata,
         ],
         handlers=handlers.build_handlers(ctx),
