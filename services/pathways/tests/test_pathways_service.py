@@ -5,6 +5,7 @@ version, and the refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -342,16 +343,13 @@ async def test_bad_frameworks_and_assignments_are_refused_naming_the_problem(dis
     assert "not-a-competency" in outside.json()["detail"]
 
 
-class Killed(BaseException):
-    """The process dies between the append and the acknowledgement."""
-
-
 async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     district, ledger_settings, running_app, monkeypatch, until
 ):
-    """Two replicas consume together; one dies once after appending, before acknowledging. The
-    redelivered decision changes nothing, and each learner's log is what one replica deciding
-    the same decisions in order would have written."""
+    """Two replicas consume together; one freezes once after appending, before acknowledging
+    (a process that died there, as far as NATS can tell: its decision comes back to the other
+    replica after `ack_wait`). The redelivered decision changes nothing, and each learner's log
+    is what one replica deciding the same decisions in order would have written."""
     from pathways import context as context_module
     from pathways.domain.decisions import decide
     from pathways.domain.graph import Graph
@@ -371,15 +369,16 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     replica = create_app(settings)
     real_settle = context_module.PathwaysContext.settle
     died = []
+    thawed = asyncio.Event()
 
-    async def settle_then_die_once(self, *args, **kwargs):
+    async def settle_then_freeze_once(self, *args, **kwargs):
         events = await real_settle(self, *args, **kwargs)
         if self is replica.state.pathways and events and not died:
             died.append(kwargs["cause"])
-            raise Killed
+            await thawed.wait()  # no ack, no NAK until the end of the test
         return events
 
-    monkeypatch.setattr(context_module.PathwaysContext, "settle", settle_then_die_once)
+    monkeypatch.setattr(context_module.PathwaysContext, "settle", settle_then_freeze_once)
     codes = ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3a", "6.RP.A.3b", "7.RP.A.1"]
     async with running_app(replica):
         for n in range(15):
@@ -392,31 +391,35 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
         def observed_all(log) -> bool:
             return sum(isinstance(e, MasteryObserved) for e in log) == 5
 
-        logs = {learner: await district.settled(learner, observed_all) for learner in learners}
-    assert died, "the replica took a decision and died once"
+        for learner in learners:
+            await district.settled(learner, observed_all)
+        thawed.set()
+    assert died, "the replica took a decision and froze before acknowledging it"
 
-    framework = await district.ctx.framework(D, FRAMEWORK_ID)
-    graph = Graph.of(framework)
-    for learner, log in logs.items():
+    graph = Graph.of(await district.ctx.framework(D, FRAMEWORK_ID))
+
+    def sequential_run(log: list) -> list:
+        """What one replica deciding the log's facts in order would have written."""
+        written: list = []
+        state = LearnerPathways(log[0].learner_id)
+        for event in log:
+            if isinstance(event, PathwayAssigned):
+                today, because = event.start_date, (event.pathway_id,)
+            elif isinstance(event, MasteryObserved):
+                today, because = event.decided_at.date(), (event.decision_id,)
+            else:
+                continue
+            decided = decide(state, [event], lambda *_: graph, DEFAULT_POLICY, today, because)
+            written.extend(decided)
+            for made in decided:
+                state = evolve(state, made)
+        return written
+
+    for learner in learners:
+        # One append's events land one after another: read until the last one is in.
+        log = await district.settled(learner, lambda log: sequential_run(log) == log)
         decisions = [e.decision_id for e in log if isinstance(e, MasteryObserved)]
         assert len(decisions) == len(set(decisions)) == 5
-        sequential: list = []
-        state = LearnerPathways(learner)
-        for event in log:
-            if isinstance(event, PathwayAssigned | MasteryObserved):
-                today = (
-                    event.start_date
-                    if isinstance(event, PathwayAssigned)
-                    else event.decided_at.date()
-                )
-                because = (
-                    event.pathway_id if isinstance(event, PathwayAssigned) else event.decision_id,
-                )
-                decided = decide(state, [event], lambda *_: graph, DEFAULT_POLICY, today, because)
-                sequential.extend(decided)
-                for made in decided:
-                    state = evolve(state, made)
-        assert sequential == log
 
 
 async def test_the_district_sets_its_thresholds_and_roll_up_rules_as_a_recorded_policy(district):
