@@ -41,6 +41,7 @@ class District:
         self.client, self.app, self.js, self.until = client, app, js, until
         self.store = EventStore(js)
         self.admin = bearer(settings, "district_admin", sub="adm-1", district=D)
+        self.other_admin = bearer(settings, "district_admin", sub="adm-9", district="d2")
         self.teacher = bearer(settings, "teacher", sub="tch-1", district=D)
         self.learner_token = bearer(settings, "learner", sub="lrn-1", district=D)
         self.package = package
@@ -224,6 +225,11 @@ async def test_a_teacher_waives_for_learners_in_their_class_only(district):
     assert (
         await district.client.get("/v1/classes/cls-2/pathways", headers=district.teacher)
     ).status_code == 403
+    as_admin = await district.client.get("/v1/classes/cls-1/pathways", headers=district.admin)
+    assert [r["learner_id"] for r in as_admin.json()["learners"]] == ["lrn-1"]
+    other_district = district.other_admin
+    elsewhere = await district.client.get("/v1/classes/cls-1/pathways", headers=other_district)
+    assert elsewhere.json()["learners"] == []
 
 
 async def test_a_goal_assigns_a_pathway_that_starts_from_mastery_already_decided(district):

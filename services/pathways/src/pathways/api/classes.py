@@ -24,7 +24,9 @@ async def class_view(class_id: str, ctx: Context, principal: Staff) -> dict[str,
         if "district_admin" in principal.roles:
             rows = await session.execute(
                 select(enrollments.c.person_id).where(
-                    (enrollments.c.class_id == class_id) & (enrollments.c.role == "student")
+                    (enrollments.c.class_id == class_id)
+                    & (enrollments.c.role == "student")
+                    & (enrollments.c.district == district_of(principal))
                 )
             )
             learners = {r[0] for r in rows}
