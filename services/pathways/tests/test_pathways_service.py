@@ -352,10 +352,11 @@ async def test_bad_frameworks_and_assignments_are_refused_naming_the_problem(dis
 async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     district, ledger_settings, running_app, monkeypatch, until
 ):
-    """Two replicas consume together; one freezes once after appending, before acknowledging
-    (a process that died there, as far as NATS can tell: its decision comes back to the other
-    replica after `ack_wait`). The redelivered decision changes nothing, and each learner's log
-    is what one replica deciding the same decisions in order would have written."""
+    """Two replicas run together; the one working the decisions (the lease holder) freezes
+    once after an append, before acknowledging anything of its batch — a dead process, as far as
+    NATS can tell. The other takes the lease over once it expires and gets the batch back after
+    `ack_wait`; the decision already taken in changes nothing, and each learner's log is what one
+    replica deciding the same decisions in order would have written."""
     from pathways import context as context_module
     from pathways.domain.decisions import decide
     from pathways.domain.graph import Graph
@@ -371,22 +372,29 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
             headers=district.admin,
         )
         assert response.status_code == 200, response.text
-    settings = ledger_settings("pathways").model_copy(update={"handler_ack_wait": 1.5})
-    replica = create_app(settings)
+    await district.app.state.service.parts.batches[0].stop()  # the two replicas below do it
+    settings = ledger_settings("pathways").model_copy(
+        update={"handler_ack_wait": 1.5, "lease_ttl": 1.0}
+    )
+    replicas = [create_app(settings), create_app(settings)]
+    contexts = [app.state.pathways for app in replicas]
     real_settle = context_module.PathwaysContext.settle
-    died = []
+    frozen: list = []
+    settled_by: list = []
     thawed = asyncio.Event()
 
     async def settle_then_freeze_once(self, *args, **kwargs):
         events = await real_settle(self, *args, **kwargs)
-        if self is replica.state.pathways and events and not died:
-            died.append(kwargs["cause"])
-            await thawed.wait()  # no ack, no NAK until the end of the test
+        if self in contexts:
+            settled_by.append(contexts.index(self))
+            if events and not frozen:
+                frozen.append(contexts.index(self))
+                await thawed.wait()  # no ack, no NAK, no lease renewal until the end
         return events
 
     monkeypatch.setattr(context_module.PathwaysContext, "settle", settle_then_freeze_once)
     codes = ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3a", "6.RP.A.3b", "7.RP.A.1"]
-    async with running_app(replica):
+    async with running_app(replicas[0]), running_app(replicas[1]):
         for n in range(15):
             learner = learners[n % 3]
             mastered = n % 4 != 1
@@ -400,7 +408,8 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
         for learner in learners:
             await district.settled(learner, observed_all)
         thawed.set()
-    assert died, "the replica took a decision and froze before acknowledging it"
+    assert frozen, "the lease holder took a decision in and froze"
+    assert 1 - frozen[0] in settled_by, "the other replica took the work over"
 
     graph = Graph.of(await district.ctx.framework(D, FRAMEWORK_ID))
 

@@ -13,7 +13,7 @@ from pathways.api import frameworks as frameworks_api
 from pathways.api import pathways as pathways_api
 from pathways.api import policy as policy_api
 from pathways.context import PathwaysContext
-from pathways.handlers import build_handlers, pace_sweeper
+from pathways.handlers import build_handlers, build_mastery_intake, pace_sweeper
 from pathways.projections import frameworks, progress, reference
 
 NAME = "pathways"
@@ -31,6 +31,7 @@ def parts(ctx: PathwaysContext, handlers: EventHandlers, settings: Settings) -> 
         ],
         read_models=[frameworks.metadata, reference.metadata, progress.metadata],
         handlers=handlers,
+        batches=[build_mastery_intake(ctx)],
         tasks=[pace_sweeper(ctx, settings.sweep_interval)],
     )
 

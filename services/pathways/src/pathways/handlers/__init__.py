@@ -1,7 +1,10 @@
 """Subscribers of the pathways service: decode → load state → decide → append.
 
-- `mastery`: every MasteryDecided (EVIDENCE) is taken in by the learner's pathways that hold
-  its competency, with what follows (advanced, unlocked, completed, pace, interventions).
+- `pathways-mastery` (a batch consumer worked by the replica holding its lease): every
+  MasteryDecided (EVIDENCE) is taken in by the learner's pathways that hold its competency, with
+  what follows (advanced, unlocked, completed, pace, interventions). A batch's learners are
+  worked concurrently, each learner's decisions in log order; after a failure, that learner's
+  later decisions in the batch wait for it (they fail too and come back behind it).
 - `goals`: a goal set in the profile (PROFILES) assigns a pathway toward its targets.
 - the pace sweep: once per `sweep_interval`, every learner with an active pathway is looked
   at as of today (goal at risk or back on track; stalled learners).
@@ -11,19 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
 from eventlog.redelivery import reason_of
-from eventlog.stored import StoredEvent
+from eventlog.stored import RawStored, StoredEvent
 from pathways import commands
 from pathways.assignments import assignment_for_goal
 from pathways.context import PathwaysContext
 from pathways.projections.progress import pathways as pathway_rows
+from shared_events import Envelope
+from shared_events.codec import UndecodableEvent, decode
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.pathways import MasteryObserved
 from shared_events.events.profiles import GoalSet
@@ -40,20 +47,6 @@ def today_utc() -> date:
 def build_handlers(ctx: PathwaysContext) -> EventHandlers:
     handlers = EventHandlers("pathways")
 
-    @handlers.on("mastery", stream="EVIDENCE", subjects=("evidence.*.*.mastery",))
-    async def take_in_mastery(event: StoredEvent) -> None:
-        """A mastery decision moves every pathway of the learner that holds its competency."""
-        decided = event.envelope.data
-        if not isinstance(decided, MasteryDecided):
-            return
-        observed = observation(event.envelope.id, decided, event.envelope.time)
-        await ctx.settle(
-            event.envelope.district,
-            decided.learner_id,
-            commands.observe(observed),
-            cause=f"{event.envelope.id}/pathways",
-        )
-
     @handlers.on("goals", stream="PROFILES", subjects=("profiles.*.*.goal_set",))
     async def assign_for_goal(event: StoredEvent) -> None:
         """A goal with target competencies gets a pathway toward them."""
@@ -63,6 +56,55 @@ def build_handlers(ctx: PathwaysContext) -> EventHandlers:
         await assignment_for_goal(ctx, event.envelope.district, goal, event.envelope.time.date())
 
     return handlers
+
+
+MASTERY_BATCH = 256
+
+
+def build_mastery_intake(ctx: PathwaysContext) -> BatchConsumer:
+    async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
+        results: list[Exception | None] = [None] * len(batch)
+        by_learner: dict[tuple[str, str], list[tuple[int, Envelope]]] = defaultdict(list)
+        for index, raw in enumerate(batch):
+            try:
+                envelope = decode(raw.body)
+            except UndecodableEvent as exc:
+                results[index] = exc
+                continue
+            if isinstance(envelope.data, MasteryDecided):
+                key = (envelope.district, envelope.data.learner_id)
+                by_learner[key].append((index, envelope))
+
+        async def one_learner(key: tuple[str, str], items: list[tuple[int, Envelope]]) -> None:
+            district, learner = key
+            failed: Exception | None = None
+            for index, envelope in items:
+                if failed is not None:
+                    results[index] = failed  # behind a failed decision: comes back after it
+                    continue
+                decided = envelope.data
+                assert isinstance(decided, MasteryDecided)
+                try:
+                    await ctx.settle(
+                        district,
+                        learner,
+                        commands.observe(observation(envelope.id, decided, envelope.time)),
+                        cause=f"{envelope.id}/pathways",
+                    )
+                except Exception as exc:
+                    failed = results[index] = exc
+
+        await asyncio.gather(*(one_learner(key, items) for key, items in by_learner.items()))
+        return results
+
+    return BatchConsumer(
+        "pathways-mastery",
+        stream="EVIDENCE",
+        subjects=("evidence.*.*.mastery",),
+        handler=on_decisions,
+        batch=MASTERY_BATCH,
+        description="pathways: mastery decisions, a batch at a time, by the lease holder",
+    )
 
 
 def observation(decision_id: str, decided: MasteryDecided, at: datetime) -> MasteryObserved:
