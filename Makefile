@@ -47,11 +47,12 @@ contracts: install ## import-linter: services independent, domain/ free of I/O
 pytest: install ## The pytest suite: unit, service and integration tests against real NATS and SQL
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install ## Benchmarks: appends, projector throughput, profile latency, evidence, pathways — beside raw nats-py
+bench: install ## Benchmarks: appends, projector throughput, profile latency, evidence, pathways, notifications — beside raw nats-py
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/profile_latency.py
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/pathways.py
+	$(BIN)/python bench/notifications.py
 
 docs: install ## Export JSON Schema for every event and the AsyncAPI document to docs/schemas/
 	$(BIN)/ledgerctl schemas export docs/schemas

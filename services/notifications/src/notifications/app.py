@@ -44,6 +44,7 @@ def parts(ctx: NotificationsContext) -> ServiceParts:
             keystore_metadata,
         ],
         handlers=handlers.build_handlers(ctx),
+        batches=[handlers.build_mastery_intake(ctx)],
         tasks=[deliverer.Deliverer(ctx).run_forever],
     )
 

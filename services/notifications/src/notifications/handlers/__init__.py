@@ -1,7 +1,8 @@
 """Subscribers of the notifications service: decode → find the occasion → plan → append.
 
-- `mastery` (EVIDENCE): mastery gained or lost; the handler keeps the last mastered flag per
-  learner and competency it saw (`notifications_mastery`), to tell a change from a repeat.
+- `notifications-mastery` (EVIDENCE; a batch consumer worked by the lease holder): mastery
+  gained or lost; it keeps the last mastered flag per learner and competency it saw
+  (`notifications_mastery`), to tell a change from a repeat.
 - `pathways` (PATHWAYS): interventions recommended, goals at risk, pathways completed (a goal's
   pathway completed is the goal achieved).
 - `erasures` (PROFILES): an erased learner's key leaves this process's cache at once.
@@ -9,17 +10,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, MetaData, String, Table, select
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
 
+from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select
+
+from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
-from eventlog.sql import put_row
-from eventlog.stored import StoredEvent
+from eventlog.sql import in_chunks
+from eventlog.stored import RawStored, StoredEvent
 from notifications.context import NotificationsContext
 from notifications.domain.planning import Webhook, plan
 from notifications.domain.rules import DEFAULT_RULES, Occasion, occasion_of
 from notifications.projections.outbox import outbox
 from notifications.projections.recipients import audience_of, person, statement_of
 from notifications.projections.settings import preferences_of, rules_of, webhooks
+from shared_events import Envelope
+from shared_events.codec import UndecodableEvent, decode
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.profiles import LearnerErased
 
@@ -36,25 +44,6 @@ mastery_seen = Table(
 
 def build_handlers(ctx: NotificationsContext) -> EventHandlers:
     handlers = EventHandlers("notifications")
-
-    @handlers.on("mastery", stream="EVIDENCE", subjects=("evidence.*.*.mastery",))
-    async def on_mastery(event: StoredEvent) -> None:
-        decided = event.envelope.data
-        if not isinstance(decided, MasteryDecided):
-            return
-        key = {"learner_id": decided.learner_id, "competency_id": decided.competency_id}
-        async with ctx.service.sessions()() as session:
-            was = await session.scalar(
-                select(mastery_seen.c.mastered).where(
-                    (mastery_seen.c.learner_id == decided.learner_id)
-                    & (mastery_seen.c.competency_id == decided.competency_id)
-                )
-            )
-        occasion = occasion_of(decided, event.envelope.id, event.envelope.time, was)
-        if occasion is not None:
-            await queue(ctx, event.envelope.district, occasion)
-        async with ctx.service.sessions()() as session, session.begin():
-            await put_row(session, mastery_seen, key, mastered=decided.mastered)
 
     @handlers.on(
         "pathways",
@@ -75,9 +64,108 @@ def build_handlers(ctx: NotificationsContext) -> EventHandlers:
     return handlers
 
 
-async def queue(ctx: NotificationsContext, district: str, occasion: Occasion) -> int:
+MASTERY_BATCH = 256
+
+
+def build_mastery_intake(ctx: NotificationsContext) -> BatchConsumer:
+    """Mastery decisions a batch at a time, by the replica holding the lease: learners
+    concurrently, each learner's decisions in order (after a failure, that learner's later
+    decisions in the batch come back behind it)."""
+
+    async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
+        results: list[Exception | None] = [None] * len(batch)
+        by_learner: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
+        for index, raw in enumerate(batch):
+            try:
+                envelope = decode(raw.body)
+            except UndecodableEvent as exc:
+                results[index] = exc
+                continue
+            if isinstance(envelope.data, MasteryDecided):
+                by_learner[envelope.data.learner_id].append((index, envelope))
+        if not by_learner:
+            return results
+        await ctx.service.projector("notifications-recipients").wait_caught_up()
+        seen = await _mastered_before(ctx, list(by_learner))
+
+        async def one_learner(items: list[tuple[int, Envelope]]) -> None:
+            failed: Exception | None = None
+            for index, envelope in items:
+                decided = envelope.data
+                assert isinstance(decided, MasteryDecided)
+                if failed is not None:
+                    results[index] = failed  # behind a failed decision: comes back after it
+                    continue
+                key = (decided.learner_id, decided.competency_id)
+                try:
+                    occasion = occasion_of(decided, envelope.id, envelope.time, seen.get(key))
+                    if occasion is not None:
+                        await queue(ctx, envelope.district, occasion, wait=False)
+                except Exception as exc:
+                    failed = results[index] = exc
+                    continue
+                seen[key] = changed[key] = decided.mastered
+
+        changed: dict[tuple[str, str], bool] = {}
+        await asyncio.gather(*(one_learner(items) for items in by_learner.values()))
+        await _remember_mastered(ctx, changed)
+        return results
+
+    return BatchConsumer(
+        "notifications-mastery",
+        stream="EVIDENCE",
+        subjects=("evidence.*.*.mastery",),
+        handler=on_decisions,
+        batch=MASTERY_BATCH,
+        description="notifications: mastery decisions, a batch at a time, by the lease holder",
+    )
+
+
+async def _remember_mastered(
+    ctx: NotificationsContext, changed: dict[tuple[str, str], bool]
+) -> None:
+    """Write the batch's last mastered flags in one transaction. Lost in a crash, they are
+    worked out again from the redelivered decisions, which queue the same notifications (same
+    ids: nothing twice)."""
+    if not changed:
+        return
+    async with ctx.service.sessions()() as session, session.begin():
+        for learner, competency in changed:
+            await session.execute(
+                delete(mastery_seen).where(
+                    (mastery_seen.c.learner_id == learner)
+                    & (mastery_seen.c.competency_id == competency)
+                )
+            )
+        await session.execute(
+            mastery_seen.insert(),
+            [
+                {"learner_id": learner, "competency_id": competency, "mastered": mastered}
+                for (learner, competency), mastered in changed.items()
+            ],
+        )
+
+
+async def _mastered_before(
+    ctx: NotificationsContext, learners: list[str]
+) -> dict[tuple[str, str], bool]:
+    """The last mastered flag seen per (learner, competency), for the batch's learners."""
+    found: dict[tuple[str, str], bool] = {}
+    async with ctx.service.sessions()() as session:
+        for chunk in in_chunks(learners):
+            rows = await session.execute(
+                select(mastery_seen).where(mastery_seen.c.learner_id.in_(chunk))
+            )
+            found.update({(r.learner_id, r.competency_id): r.mastered for r in rows})
+    return found
+
+
+async def queue(
+    ctx: NotificationsContext, district: str, occasion: Occasion, wait: bool = True
+) -> int:
     """Plan the occasion's notifications and append those not queued before."""
-    await ctx.service.projector("notifications-recipients").wait_caught_up()
+    if wait:
+        await ctx.service.projector("notifications-recipients").wait_caught_up()
     async with ctx.service.sessions()() as session:
         learner = await person(session, occasion.learner_id)
         if learner is not None and learner["erased"]:
