@@ -58,6 +58,10 @@ class Service:
         self._broker: NatsBroker | None = None
         self.projectors: list[Projector] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.stopping = False
+        """Set when `stop` begins: long-running jobs check it between steps, because a library
+        that swallows a cancellation (an SMTP client timing out at the same moment) would
+        otherwise keep a job running after its service is gone."""
 
     @property
     def js(self) -> JetStreamContext:
@@ -86,6 +90,7 @@ class Service:
 
     async def start(self) -> None:
         name = self.parts.name
+        self.stopping = False
         self._nc = await connect(self.settings.nats_url, name=name)
         self._js = self._nc.jetstream()
         await ensure_streams(self._js, ALL, replicas=self.settings.stream_replicas)
@@ -120,6 +125,7 @@ class Service:
     async def stop(self) -> None:
         """Stop consuming, then close connections; a step that hangs is logged and skipped so
         shutdown always completes (the log keeps everything a restart needs)."""
+        self.stopping = True
         for task in self._tasks:
             task.cancel()
         if self._tasks:

@@ -52,12 +52,17 @@ class Deliverer:
         settings = self.ctx.delivery
         async with httpx.AsyncClient(timeout=settings.webhook_timeout) as client:
             self._client = client
-            while True:
+            while not self._stopping():
                 try:
                     await self.run_once()
                 except Exception as exc:
                     log.warning("deliverer: a round failed: %s", reason_of(exc))
                 await asyncio.sleep(settings.delivery_interval)
+
+    def _stopping(self) -> bool:
+        """The service is stopping, or this task was cancelled and a library swallowed it."""
+        task = asyncio.current_task()
+        return self.ctx.service.stopping or bool(task and task.cancelling())
 
     async def run_once(self) -> int:
         """One look at the outbox: record outcomes not yet in the log, then send what is due.
@@ -78,6 +83,8 @@ class Deliverer:
         return len(due)
 
     async def _deliver(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self._stopping():
+            return  # the claim runs out; another replica (or the restart) sends it
         first = rows[0]
         ids = [row["notification_id"] for row in rows]
         count = first["attempts"] + 1
@@ -94,6 +101,8 @@ class Deliverer:
         except Shredded:
             await self.claims.settle(ids, count, "failed", "the learner was erased", None)
         except TryAgain as exc:
+            if self._stopping():
+                return  # cut short by the stop, not a failed attempt: the claim runs out
             settings = self.ctx.delivery
             if count >= settings.max_attempts:
                 await self.claims.settle(ids, count, "failed", str(exc), None)
