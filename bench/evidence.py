@@ -21,9 +21,11 @@ from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `evidence` service package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import nats
+from baseline import raw_run
 from nats.js import JetStreamContext
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
@@ -113,25 +115,6 @@ async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
         return time.perf_counter() - start
 
 
-async def raw_run(js: JetStreamContext, events: int, learners: int) -> float:
-    await js.add_stream(name="RAWIN", subjects=["rawin.>"])
-    await js.add_stream(name="RAWOUT", subjects=["rawout.>"])
-    for n in range(events):
-        await js.publish("rawin.bench", submission(n, learners))
-    sub = await js.pull_subscribe("rawin.>", durable="raw", stream="RAWIN")
-    start = time.perf_counter()
-    seen = 0
-    while seen < events:
-        for msg in await sub.fetch(1, timeout=5):
-            body = json.loads(msg.data)
-            subject = f"rawout.{body['learner_sis_id']}"
-            await js.publish(subject, msg.data)
-            await js.publish(subject, msg.data)
-            await msg.ack()
-            seen += 1
-    return time.perf_counter() - start
-
-
 @functools.cache
 def library_aggregate() -> type:
     """The library's aggregate, defined once: the library registers each class by its name."""
@@ -180,7 +163,12 @@ async def one_round(events: int, learners: int) -> tuple[float, float, float]:
         try:
             ours = await ledger_run(url, tmp, events, learners)
             nc = await nats.connect(url)
-            raw = await raw_run(nc.jetstream(), events, learners)
+            raw = await raw_run(
+                nc.jetstream(),
+                [submission(n, learners) for n in range(events)],
+                lambda body: body["learner_sis_id"],
+                publishes=2,
+            )
             await nc.close()
         finally:
             server.stop()

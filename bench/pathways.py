@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import sys
 import tempfile
 import time
@@ -21,9 +20,11 @@ from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `pathways` service package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import nats
+from baseline import raw_run
 from nats.js import JetStreamContext
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
@@ -128,24 +129,6 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
         return elapsed
 
 
-async def raw_run(js: JetStreamContext, count: int, learners: int) -> float:
-    await js.add_stream(name="RAWDEC", subjects=["rawdec.>"])
-    await js.add_stream(name="RAWPATH", subjects=["rawpath.>"])
-    for n in range(count):
-        learner, envelope = decision(n, learners)
-        await js.publish(f"rawdec.{learner}", envelope.model_dump_json().encode())
-    sub = await js.pull_subscribe("rawdec.>", durable="raw", stream="RAWDEC")
-    start = time.perf_counter()
-    seen = 0
-    while seen < count:
-        for msg in await sub.fetch(1, timeout=5):
-            body = json.loads(msg.data)
-            await js.publish(f"rawpath.{body['subject']}", msg.data)
-            await msg.ack()
-            seen += 1
-    return time.perf_counter() - start
-
-
 async def main(count: int, learners: int) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -154,7 +137,11 @@ async def main(count: int, learners: int) -> None:
         try:
             ours = await ledger_run(url, tmp, count, learners)
             nc = await nats.connect(url)
-            raw = await raw_run(nc.jetstream(), count, learners)
+            raw = await raw_run(
+                nc.jetstream(),
+                [decision(n, learners)[1].model_dump_json().encode() for n in range(count)],
+                lambda body: body["subject"],
+            )
             await nc.close()
         finally:
             server.stop()

@@ -140,3 +140,29 @@ async def test_a_standby_replica_works_the_consumer_only_once_the_holder_has_gon
 
     assert seen["a"] == list(range(20)), "only the holder worked while it held the lease"
     assert seen["b"] == list(range(20, 30))
+
+
+async def test_items_of_a_key_go_in_order_and_fail_behind_a_failure_while_other_keys_flow():
+    from eventlog.batches import in_order_per_key
+
+    done: list[str] = []
+
+    async def step(key: str, item: str) -> None:
+        await asyncio.sleep(0.001 if key == "a" else 0)
+        if item == "a2":
+            raise ValueError("a2 refused")
+        done.append(item)
+
+    results: list[Exception | None] = [None] * 5
+    groups = {"a": [(0, "a1"), (2, "a2"), (4, "a3")], "b": [(1, "b1"), (3, "b2")]}
+    await in_order_per_key(groups, step, results)
+    assert "a1" in done and "a3" not in done
+    assert [d for d in done if d.startswith("b")] == ["b1", "b2"]
+    assert [type(r).__name__ if r else None for r in results] == [
+        None,
+        None,
+        "ValueError",
+        None,
+        "ValueError",
+    ]
+    assert results[2] is results[4]

@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -37,6 +38,8 @@ from eventlog.redelivery import RetryPolicy, park, reason_of
 from eventlog.sql import sessions
 from eventlog.stored import RawStored
 from eventlog.telemetry import tracer
+from shared_events import Envelope
+from shared_events.codec import UndecodableEvent, decode
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
@@ -44,6 +47,46 @@ _tracer = tracer(__name__)
 REQUEUE_MARGIN = 0.5  # seconds
 
 BatchHandler = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+def decoded(
+    batch: Sequence[RawStored], results: list[Exception | None]
+) -> list[tuple[int, Envelope]]:
+    """The batch's events with their positions; what does not decode gets its error as its
+    result (it is retried, then parked)."""
+    found = []
+    for index, raw in enumerate(batch):
+        try:
+            found.append((index, decode(raw.body)))
+        except UndecodableEvent as exc:
+            results[index] = exc
+    return found
+
+
+async def in_order_per_key(
+    groups: Mapping[K, Sequence[tuple[int, T]]],
+    step: Callable[[K, T], Awaitable[None]],
+    results: list[Exception | None],
+) -> None:
+    """Work the groups concurrently and each group's items in order (`(position, item)`). A
+    failed item's exception is its result, and every later item of its group fails with it,
+    so they come back behind it."""
+
+    async def one_group(key: K, items: Sequence[tuple[int, T]]) -> None:
+        failed: Exception | None = None
+        for index, item in items:
+            if failed is None:
+                try:
+                    await step(key, item)
+                    continue
+                except Exception as exc:
+                    failed = exc
+            results[index] = failed
+
+    await asyncio.gather(*(one_group(key, items) for key, items in groups.items()))
 
 
 class BatchConsumer:

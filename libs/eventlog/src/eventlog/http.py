@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from eventlog import operations
 from eventlog.auth import Principal, guarded_routes_missing, verifier_from_settings
@@ -22,6 +23,12 @@ from eventlog.settings import Settings
 from eventlog.telemetry import setup_telemetry
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+class StrictBody(BaseModel):
+    """A request body that refuses fields it does not know (422 naming them)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class UnguardedRoutes(RuntimeError):

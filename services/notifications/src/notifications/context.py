@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from eventlog.sealing import KeyStore, Sealer
 from eventlog.service import ServiceBound
 from eventlog.sql import create_engine
@@ -33,27 +31,20 @@ class NotificationsContext(ServiceBound):
         self.clock = clock
         self._master_key = master_key
         self._keys: KeyStore | None = None
-        self._keystore_engine: AsyncEngine | None = None
 
     @property
     def keys(self) -> KeyStore:
         """People's data keys: the same store the profiles service seals identities with."""
         if self._keys is None:
-            engine = self.service.engine
-            if self.delivery.keystore_url:
-                self._keystore_engine = create_engine(self.delivery.keystore_url)
-                engine = self._keystore_engine
+            url = self.delivery.keystore_url
+            # Another service's database lives as long as this process.
+            engine = create_engine(url) if url else self.service.engine
             self._keys = KeyStore(engine, self._master_key)
         return self._keys
 
     @property
     def sealer(self) -> Sealer:
         return Sealer(self.keys)
-
-    async def close(self) -> None:
-        if self._keystore_engine is not None:
-            await self._keystore_engine.dispose()
-        self._keys = self._keystore_engine = None
 
     async def append(
         self, district: str, entity: str, events: list[tuple[str, Event]], cause: str | None

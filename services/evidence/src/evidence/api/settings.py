@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
-from eventlog.http import district_of
+from eventlog.http import StrictBody, district_of
 from evidence.api.deps import Context
 from evidence.domain.levels import LevelScale
 from evidence.domain.policies import Method, Policy
@@ -25,25 +25,21 @@ Admin = Annotated[Principal, Depends(allow("district_admin"))]
 Readers = Annotated[Principal, Depends(allow("district_admin", "teacher", "auditor"))]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IngestSettings(Strict):
+class IngestSettings(StrictBody):
     partners: list[str] = Field(max_length=100)
     sis_home_pages: list[str] = Field(default_factory=list, max_length=20)
 
 
-class Alignments(Strict):
+class Alignments(StrictBody):
     alignments: dict[str, str] = Field(min_length=1, max_length=10_000)
 
 
-class Levels(Strict):
+class Levels(StrictBody):
     names: list[str] = Field(min_length=2, max_length=10)
     thresholds: list[float] = Field(min_length=1, max_length=9)
 
 
-class PolicyIn(Strict):
+class PolicyIn(StrictBody):
     method: Method
     params: dict[str, float] = Field(default_factory=dict)
     mastery_threshold: float = Field(default=0.9, ge=0.0, le=1.0)

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
-from eventlog.http import district_of
+from eventlog.http import StrictBody, district_of
 from notifications.api.deps import Context
 from notifications.domain.rules import DEFAULT_RULES
 from notifications.projections.settings import rules, rules_of, webhooks
@@ -32,11 +32,7 @@ router = APIRouter(prefix="/v1", tags=["settings"])
 Admin = Annotated[Principal, Depends(allow("district_admin"))]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RulesIn(Strict):
+class RulesIn(StrictBody):
     rules: list[NotificationRule] = Field(min_length=1, max_length=50)
 
 
@@ -50,13 +46,13 @@ def _address(value: str) -> str:
 Address = Annotated[str, Field(max_length=320), AfterValidator(_address)]
 
 
-class SenderIn(Strict):
+class SenderIn(StrictBody):
     from_address: Address
     from_name: str = Field(min_length=1, max_length=200)
     reply_to: Address | None = None
 
 
-class WebhookIn(Strict):
+class WebhookIn(StrictBody):
     url: str = Field(min_length=1, max_length=2000)
     triggers: list[Trigger] = Field(min_length=1)
     enabled: bool = True

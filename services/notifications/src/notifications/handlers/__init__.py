@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select
 
-from eventlog.batches import BatchConsumer
+from eventlog.batches import BatchConsumer, decoded, in_order_per_key
 from eventlog.handlers import EventHandlers
 from eventlog.sql import in_chunks
 from eventlog.stored import RawStored, StoredEvent
@@ -27,7 +26,6 @@ from notifications.projections.outbox import outbox
 from notifications.projections.recipients import audience_of, person, statement_of
 from notifications.projections.settings import preferences_of, rules_of, webhooks
 from shared_events import Envelope
-from shared_events.codec import UndecodableEvent, decode
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.profiles import LearnerErased
 
@@ -75,39 +73,25 @@ def build_mastery_intake(ctx: NotificationsContext) -> BatchConsumer:
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
         by_learner: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
-        for index, raw in enumerate(batch):
-            try:
-                envelope = decode(raw.body)
-            except UndecodableEvent as exc:
-                results[index] = exc
-                continue
+        for index, envelope in decoded(batch, results):
             if isinstance(envelope.data, MasteryDecided):
                 by_learner[envelope.data.learner_id].append((index, envelope))
         if not by_learner:
             return results
         await ctx.service.projector("notifications-recipients").wait_caught_up()
         seen = await _mastered_before(ctx, list(by_learner))
-
-        async def one_learner(items: list[tuple[int, Envelope]]) -> None:
-            failed: Exception | None = None
-            for index, envelope in items:
-                decided = envelope.data
-                assert isinstance(decided, MasteryDecided)
-                if failed is not None:
-                    results[index] = failed  # behind a failed decision: comes back after it
-                    continue
-                key = (decided.learner_id, decided.competency_id)
-                try:
-                    occasion = occasion_of(decided, envelope.id, envelope.time, seen.get(key))
-                    if occasion is not None:
-                        await queue(ctx, envelope.district, occasion, wait=False)
-                except Exception as exc:
-                    failed = results[index] = exc
-                    continue
-                seen[key] = changed[key] = decided.mastered
-
         changed: dict[tuple[str, str], bool] = {}
-        await asyncio.gather(*(one_learner(items) for items in by_learner.values()))
+
+        async def take_in(_learner: str, envelope: Envelope) -> None:
+            decided = envelope.data
+            assert isinstance(decided, MasteryDecided)
+            key = (decided.learner_id, decided.competency_id)
+            occasion = occasion_of(decided, envelope.id, envelope.time, seen.get(key))
+            if occasion is not None:
+                await queue(ctx, envelope.district, occasion, wait=False)
+            seen[key] = changed[key] = decided.mastered
+
+        await in_order_per_key(by_learner, take_in, results)
         await _remember_mastered(ctx, changed)
         return results
 

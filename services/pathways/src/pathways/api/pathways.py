@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from eventlog.auth import Principal, allow
 from eventlog.event_store import ConcurrencyConflict
-from eventlog.http import district_of
+from eventlog.http import StrictBody, district_of
 from pathways import commands
 from pathways.api.deps import Context, check_reader
 from pathways.assignments import assign_pathway
@@ -31,11 +31,7 @@ Staff = Annotated[Principal, Depends(allow("teacher", "district_admin"))]
 Admin = Annotated[Principal, Depends(allow("district_admin"))]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AssignIn(Strict):
+class AssignIn(StrictBody):
     framework_id: str = Field(min_length=1)
     competencies: list[str] = Field(
         default_factory=list, description="targets; empty assigns the whole framework"
@@ -44,13 +40,13 @@ class AssignIn(Strict):
     pathway_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-class OverrideIn(Strict):
+class OverrideIn(StrictBody):
     competency_id: str = Field(min_length=1)
     action: Literal["waived", "mastered", "not_mastered", "cleared"]
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class MoveIn(Strict):
+class MoveIn(StrictBody):
     version: int | None = Field(default=None, ge=1, description="default: the latest")
 
 

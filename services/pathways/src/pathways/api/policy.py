@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
-from eventlog.http import district_of
+from eventlog.http import StrictBody, district_of
 from pathways.api.deps import Context
 from pathways.handlers import sweep_pace
 from pathways.projections.reference import policies
@@ -21,11 +21,7 @@ router = APIRouter(prefix="/v1", tags=["pathways"])
 Admin = Annotated[Principal, Depends(allow("district_admin"))]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PolicyIn(Strict):
+class PolicyIn(StrictBody):
     default_pace_days: int = Field(default=180, ge=1)
     pace_tolerance: float = Field(default=0.25, ge=0, le=1)
     attempts_without_proficient: int = Field(default=3, ge=1)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from eventlog.batches import BatchConsumer
+from eventlog.batches import BatchConsumer, decoded, in_order_per_key
 from eventlog.handlers import EventHandlers
 from eventlog.redelivery import reason_of
 from eventlog.stored import RawStored, StoredEvent
@@ -30,7 +30,6 @@ from pathways.assignments import assignment_for_goal
 from pathways.context import PathwaysContext
 from pathways.projections.progress import pathways as pathway_rows
 from shared_events import Envelope
-from shared_events.codec import UndecodableEvent, decode
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.pathways import MasteryObserved
 from shared_events.events.profiles import GoalSet
@@ -65,36 +64,20 @@ def build_mastery_intake(ctx: PathwaysContext) -> BatchConsumer:
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
         by_learner: dict[tuple[str, str], list[tuple[int, Envelope]]] = defaultdict(list)
-        for index, raw in enumerate(batch):
-            try:
-                envelope = decode(raw.body)
-            except UndecodableEvent as exc:
-                results[index] = exc
-                continue
+        for index, envelope in decoded(batch, results):
             if isinstance(envelope.data, MasteryDecided):
-                key = (envelope.district, envelope.data.learner_id)
-                by_learner[key].append((index, envelope))
+                by_learner[(envelope.district, envelope.data.learner_id)].append((index, envelope))
 
-        async def one_learner(key: tuple[str, str], items: list[tuple[int, Envelope]]) -> None:
-            district, learner = key
-            failed: Exception | None = None
-            for index, envelope in items:
-                if failed is not None:
-                    results[index] = failed  # behind a failed decision: comes back after it
-                    continue
-                decided = envelope.data
-                assert isinstance(decided, MasteryDecided)
-                try:
-                    await ctx.settle(
-                        district,
-                        learner,
-                        commands.observe(observation(envelope.id, decided, envelope.time)),
-                        cause=f"{envelope.id}/pathways",
-                    )
-                except Exception as exc:
-                    failed = results[index] = exc
+        async def take_in(key: tuple[str, str], envelope: Envelope) -> None:
+            decided = envelope.data
+            assert isinstance(decided, MasteryDecided)
+            await ctx.settle(
+                *key,
+                commands.observe(observation(envelope.id, decided, envelope.time)),
+                cause=f"{envelope.id}/pathways",
+            )
 
-        await asyncio.gather(*(one_learner(key, items) for key, items in by_learner.items()))
+        await in_order_per_key(by_learner, take_in, results)
         return results
 
     return BatchConsumer(

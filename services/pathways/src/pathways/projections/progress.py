@@ -106,6 +106,9 @@ class PathwaysProjection:
     stream = "PATHWAYS"
     subjects = ("pathways.*.*.*",)
 
+    def __init__(self) -> None:
+        self._graphs: dict[tuple[str, str, int], Graph] = {}
+
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
         envelope = event.envelope
         data, district, learner_id = envelope.data, envelope.district, envelope.subject
@@ -146,18 +149,24 @@ class PathwaysProjection:
             )
         await self._rows(session, district, state)
 
+    async def _graph(
+        self, session: AsyncSession, district: str, framework_id: str, version: int
+    ) -> Graph:
+        """A framework version's graph, read once: versions never change."""
+        key = (district, framework_id, version)
+        if key not in self._graphs:
+            framework = await framework_version(session, district, framework_id, version)
+            if framework is None:
+                # The frameworks read model is behind this one: fail, so the event comes back.
+                raise LookupError(f"framework {framework_id} v{version} not yet read")
+            self._graphs[key] = Graph.of(framework)
+        return self._graphs[key]
+
     async def _rows(self, session: AsyncSession, district: str, state: LearnerPathways) -> None:
         policy = await policy_of(session, district) or DEFAULT_POLICY
         for pathway in state.pathways.values():
-            framework = await framework_version(
-                session, district, pathway.framework_id, pathway.version
-            )
-            if framework is None:
-                # The frameworks read model is behind this one: fail, so the event comes back.
-                raise LookupError(
-                    f"framework {pathway.framework_id} v{pathway.version} not yet read"
-                )
-            views = view(state, pathway, Graph.of(framework), policy)
+            graph = await self._graph(session, district, pathway.framework_id, pathway.version)
+            views = view(state, pathway, graph, policy)
             done = sum(1 for v in views if v.state in ("mastered", "waived", "rolled_up"))
             await put_row(
                 session,

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from eventlog.auth import Principal, allow
-from eventlog.http import district_of
+from eventlog.http import StrictBody, district_of
 from profiles.api.deps import Context, learner_access
 from profiles.api.views import ProfileView, profile_view
 from profiles.commands.learners import (
@@ -36,11 +36,7 @@ Writer = Annotated[Principal, Depends(allow("learner", "guardian", "teacher", "d
 Purpose = Annotated[str | None, Query(max_length=500, description="why the record is read")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewLearner(Strict):
+class NewLearner(StrictBody):
     sis_id: str = Field(min_length=1, max_length=255)
     given_name: str = Field(min_length=1, max_length=255)
     family_name: str = Field(min_length=1, max_length=255)
@@ -50,7 +46,7 @@ class NewLearner(Strict):
     grade_levels: list[str] = Field(default_factory=list, max_length=20)
 
 
-class ProfileChange(Strict):
+class ProfileChange(StrictBody):
     interests: list[str] | None = Field(default=None, max_length=50)
     aspirations: str | None = Field(default=None, max_length=4000)
     learning_needs: str | None = Field(default=None, max_length=4000)
@@ -58,13 +54,13 @@ class ProfileChange(Strict):
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
-class NewGoal(Strict):
+class NewGoal(StrictBody):
     target_competencies: list[str] = Field(min_length=1, max_length=200)
     target_date: date
     description: str | None = Field(default=None, max_length=4000)
 
 
-class Erasure(Strict):
+class Erasure(StrictBody):
     reason: str = Field(min_length=1, max_length=500)
 
 
