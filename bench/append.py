@@ -23,6 +23,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
+from eventlog.loop import run
 from eventlog.projector import Projector
 from eventlog.redelivery import RetryPolicy
 from eventlog.sql import create_engine, create_tables
@@ -225,4 +226,4 @@ if __name__ == "__main__":
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.learners, args.rounds))
+    run(main(args.events, args.learners, args.rounds))

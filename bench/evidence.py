@@ -30,6 +30,7 @@ from nats.js import JetStreamContext
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
+from eventlog.loop import run
 from eventlog.settings import Settings
 from evidence.app import create_app
 from shared_events import Envelope, Timeline
@@ -204,4 +205,4 @@ if __name__ == "__main__":
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.learners, args.rounds))
+    run(main(args.events, args.learners, args.rounds))

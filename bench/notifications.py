@@ -26,6 +26,7 @@ from baseline import raw_run
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
+from eventlog.loop import run
 from eventlog.settings import Settings
 from notifications.app import create_app
 from notifications.config import DeliverySettings
@@ -105,4 +106,4 @@ if __name__ == "__main__":
     parser.add_argument("--decisions", type=int, default=1000)
     parser.add_argument("--learners", type=int, default=50)
     args = parser.parse_args()
-    asyncio.run(main(args.decisions, args.learners))
+    run(main(args.decisions, args.learners))

@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
+from eventlog.loop import run
 from eventlog.settings import Settings
 from pathways.app import create_app
 from pathways.assignments import assign_pathway
@@ -158,4 +159,4 @@ if __name__ == "__main__":
     parser.add_argument("--decisions", type=int, default=1000)
     parser.add_argument("--learners", type=int, default=50)
     args = parser.parse_args()
-    asyncio.run(main(args.decisions, args.learners))
+    run(main(args.decisions, args.learners))

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
+from eventlog.loop import run
 from eventlog.settings import Settings
 from profiles.app import create_app
 from profiles.projections.progress import standings
@@ -94,4 +95,4 @@ async def main(rounds: int = 50) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())

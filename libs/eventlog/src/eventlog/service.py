@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from eventlog import heap
 from eventlog.batches import BatchConsumer
 from eventlog.connection import connect
 from eventlog.event_store import EventStore
@@ -58,6 +59,7 @@ class Service:
         self._broker: NatsBroker | None = None
         self.projectors: list[Projector] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._settled = False
         self.stopping = False
         """Set when `stop` begins: long-running jobs check it between steps, because a library
         that swallows a cancellation (an SMTP client timing out at the same moment) would
@@ -120,6 +122,9 @@ class Service:
             asyncio.create_task(job(), name=f"{name} {getattr(job, '__name__', 'task')}")
             for job in self.parts.tasks
         ]
+        if not self._settled:
+            heap.settle(self.settings.gc_threshold)
+            self._settled = True
         log.info("%s started", name)
 
     async def stop(self) -> None:
@@ -149,6 +154,9 @@ class Service:
         if self._engine is not None:
             await self._bounded("database engine", self._engine.dispose())
             self._engine = None
+        if self._settled:
+            heap.release()
+            self._settled = False
 
     async def _bounded(self, what: str, step: Awaitable[object], timeout: float = 10.0) -> None:
         try:

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         3600.0, description="seconds between a service's periodic sweeps (pathways: pace)"
     )
 
+    gc_threshold: int = Field(
+        10_000,
+        description="new objects between young garbage collections (CPython's default is 700); "
+        "a started service also freezes its start-up heap out of full collections. 0 leaves "
+        "the collector as it is",
+        ge=0,
+    )
+
     def sqlalchemy_url(self) -> str:
         """The read-model database: DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:
