@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -253,6 +254,16 @@ def test_pseudonyms_are_stable_and_say_nothing_about_the_external_id():
     for pseudonym in ids:
         assert re.fullmatch(r"[a-z0-9-]{1,64}", pseudonym)
         assert "1042" not in pseudonym
+
+
+def test_pseudonyms_keep_their_published_derivation():
+    """Ids already in the log must not change: HMAC-SHA256 over district, kind and external id,
+    lowercase base32 of the whole digest, its first 20 characters."""
+    secret = b"s" * 32
+    for district, external in [("d1", "S-1042"), ("district-9", "0"), ("d", "x" * 300)]:
+        digest = hmac.new(secret, f"{district}\x1flearner\x1f{external}".encode(), "sha256")
+        expected = "lrn-" + base64.b32encode(digest.digest()).decode().lower()[:20]
+        assert Pseudonyms(secret).learner_id(district, external) == expected
 
 
 def test_pseudonyms_refuse_ambiguous_input_and_weak_secrets():

@@ -31,6 +31,8 @@ class ConsumerSpec:
     max_ack_pending: int = 1000
     description: str = ""
     inactive_threshold: float | None = None
+    ack_policy: AckPolicy = AckPolicy.EXPLICIT
+    """ALL for a consumer read in order that acknowledges a batch by its last message."""
     deliver_group: str | None = None
     """Set for push consumers (handlers): their messages go to `deliver_subject`, shared by
     every replica in this queue group."""
@@ -46,7 +48,7 @@ class ConsumerSpec:
             durable_name=self.name,
             name=self.name,
             description=self.description or None,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=self.ack_policy,
             ack_wait=self.retry.ack_wait,
             max_deliver=self.retry.max_deliver,
             max_ack_pending=self.max_ack_pending,

@@ -19,6 +19,7 @@ from typing import Protocol
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -90,6 +91,9 @@ class Projector:
             retry=self.retry,
             description=f"read model {projection.name}",
             inactive_threshold=INACTIVE_CONSUMER_SECONDS,
+            # Applied in order and committed with the checkpoint: the last message of what was
+            # committed acknowledges everything before it (one ack a batch, not one an event).
+            ack_policy=AckPolicy.ALL,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -252,8 +256,8 @@ class Projector:
             await self._write_checkpoint(session, checkpoint)
 
     async def _ack(self, msgs: Sequence[Msg]) -> None:
-        for msg in msgs:
-            await msg.ack()
+        if msgs:
+            await msgs[-1].ack()  # the consumer acknowledges all: everything up to this one
 
     async def _read_checkpoint(self, session: AsyncSession) -> int:
         value = await session.scalar(

@@ -229,8 +229,9 @@ class Pseudonyms:
                 raise ValueError("district and external id must be non-empty, without \\x1f")
         message = f"{district}\x1f{kind}\x1f{external_id}".encode()
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
-        # Lowercase base32 keeps the id a valid NATS subject token; 20 characters are 100 bits.
-        return f"{prefix}-{base64.b32encode(digest).decode().lower()[:20]}"
+        # Lowercase base32 keeps the id a valid NATS subject token; 20 characters are 100 bits,
+        # all from the digest's first 15 bytes (base32 encodes 5 bytes at a time).
+        return f"{prefix}-{base64.b32encode(digest[:15]).decode().lower()[:20]}"
 
 
 class HasStateDir(Protocol):

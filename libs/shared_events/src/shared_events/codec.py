@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared_events.envelope import Envelope, event_class, registered_events
+from shared_events.envelope import Envelope, ensure_registered, event_class
 from shared_events.upcasting import upcast
 
 MSG_ID = "Nats-Msg-Id"
@@ -42,7 +42,7 @@ def trace_context(headers: Mapping[str, str] | None) -> dict[str, str]:
 
 def decode(body: bytes) -> Envelope:
     """Parse stored bytes into the current version of their event (upcasting older ones)."""
-    registered_events()
+    ensure_registered()
     try:
         raw: dict[str, Any] = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

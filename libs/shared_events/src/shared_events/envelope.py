@@ -66,9 +66,20 @@ def event_class(event_type: str) -> type[Event]:
 
 def registered_events() -> dict[str, type[Event]]:
     """Every event type of the contract, by type name."""
-    from shared_events import events  # noqa: F401  (importing registers every event module)
-
+    ensure_registered()
     return dict(sorted(_REGISTRY.items()))
+
+
+_loaded = False
+
+
+def ensure_registered() -> None:
+    """Import every event module once, so that each type name resolves."""
+    global _loaded
+    if not _loaded:
+        from shared_events import events  # noqa: F401  (importing registers every event module)
+
+        _loaded = True
 
 
 def _now() -> datetime:

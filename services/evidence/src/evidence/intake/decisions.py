@@ -56,17 +56,13 @@ async def apply_to_learner(
         known = ctx.timelines.get(learner_id) if attempt == 0 else None
         if known is None:
             known = await load(store, timeline)
-        state = known.state
+        state = after = known.state
         planned = list(plan(state))
         undecided = [] if planned else [c for c in mend if c in state.undecided]
         events: list[Event] = []
         if planned or undecided:
             ref = ref or await reference(ctx)
-            events = (
-                planned
-                + _decisions(ref, district, state, planned)
-                + _decide(ref, district, state, undecided)
-            )
+            events, after = _with_decisions(ref, district, state, planned, undecided)
         if not events:
             ctx.remember(learner_id, known)
             return []
@@ -94,19 +90,23 @@ async def apply_to_learner(
         if appended.already_stored or appended.last_hash is None:
             ctx.timelines.pop(learner_id, None)
         else:
-            for event in events:
-                state = evolve(state, event)
             ctx.remember(
-                learner_id, KnownTimeline(state, appended.last_sequence, appended.last_hash)
+                learner_id, KnownTimeline(after, appended.last_sequence, appended.last_hash)
             )
         return events
     return []
 
 
-def _decisions(
-    ref: Reference, district: str, state: LearnerEvidence, planned: list[Event]
-) -> list[Event]:
-    touched: list[str] = []
+def _with_decisions(
+    ref: Reference,
+    district: str,
+    state: LearnerEvidence,
+    planned: list[Event],
+    undecided: Sequence[str],
+) -> tuple[list[Event], LearnerEvidence]:
+    """The planned events, the decisions they call for (and those `undecided` still waits for),
+    and the state once all of them are folded in."""
+    touched = list(undecided)
     for event in planned:
         state = evolve(state, event)
         if (
@@ -114,19 +114,13 @@ def _decisions(
             and event.competency_id not in touched
         ):
             touched.append(event.competency_id)
-    return _decide(ref, district, state, touched)
-
-
-def _decide(
-    ref: Reference, district: str, state: LearnerEvidence, competencies: Sequence[str]
-) -> list[Event]:
-    decisions: list[Event] = []
-    for competency_id in competencies:
+    events = list(planned)
+    for competency_id in touched:
         decision = decide(state, competency_id, ref.policy_for(district, competency_id))
         if decision is not None:
-            decisions.append(decision)
+            events.append(decision)
             state = evolve(state, decision)
-    return decisions
+    return events, state
 
 
 def recorded_from_held(held: EvidenceHeld, recorded_at: datetime) -> EvidenceRecorded:
