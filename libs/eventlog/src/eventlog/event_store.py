@@ -104,7 +104,8 @@ class EventStore:
         """Append `envelopes` to the end of `timeline`, which must end at `expected`.
 
         A caller that knows the hash of the event at `expected` (from its last append) passes it
-        as `prevhash` and saves a read; the server's sequence check keeps that honest. The
+        as `prevhash` and saves a read, as does one expecting an empty timeline; the server's
+        sequence check keeps both honest. The
         current trace context travels in the headers unless `trace` is given.
         """
         if not envelopes:
@@ -124,7 +125,10 @@ class EventStore:
             headers = dict(trace) if trace is not None else current_trace_headers()
             for attempt in range(self.any_attempts):
                 try:
-                    if prevhash is not None and isinstance(expected, int) and attempt == 0:
+                    # The previous event's hash is known (or there is none: an empty
+                    # timeline), so no read is needed; the server's check keeps that honest.
+                    known = prevhash is not None or expected == NO_EVENTS
+                    if known and isinstance(expected, int) and attempt == 0:
                         return await self._publish_all(
                             stream_of(timeline), timeline, envelopes, expected, prevhash, headers
                         )

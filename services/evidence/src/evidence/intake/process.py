@@ -200,22 +200,20 @@ async def _carry_out_batch(
     ctx: EvidenceContext, messages: Sequence[RawStored]
 ) -> tuple[Batch | None, list[Exception | None]]:
     flight = ctx.in_flight
-    async with ctx.service.sessions()() as session:
-        done = await books.reached(session, [m.sequence for m in messages])
+    # Independent reads run side by side, each on a connection of its own.
+    done, ref = await asyncio.gather(_reached(ctx, messages), reference(ctx))
     # In log order, also when a redelivered message arrives beside newer ones.
     todo = sorted((m for m in messages if m.sequence not in done), key=lambda m: m.sequence)
     if not todo:
         return None, [None] * len(messages)
-    ref = await reference(ctx)
     submissions = [await _read(ctx, ref, m) for m in todo]
-    batch = Batch(
-        ref,
-        await _known_sources(ctx, set().union(*(s.sources() for s in submissions))),
-        await learner_statuses(
+    sources, statuses = await asyncio.gather(
+        _known_sources(ctx, set().union(*(s.sources() for s in submissions))),
+        learner_statuses(
             ctx, {i.resolved.learner_id for s in submissions for i in s.items if i.resolved}
         ),
-        flight.pending,
     )
+    batch = Batch(ref, sources, statuses, flight.pending)
     batch.submissions = submissions
     tasks: dict[int, asyncio.Task[None]] = {}
     last = flight.last
@@ -348,6 +346,11 @@ async def _read(ctx: EvidenceContext, ref: Reference, message: RawStored) -> Sub
         submission.rejection = rejection
         submission.items = []
     return submission
+
+
+async def _reached(ctx: EvidenceContext, messages: Sequence[RawStored]) -> set[int]:
+    async with ctx.service.sessions()() as session:
+        return await books.reached(session, [m.sequence for m in messages])
 
 
 async def _known_sources(
