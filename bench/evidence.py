@@ -197,6 +197,13 @@ async def main(events: int, learners: int, rounds: int) -> None:
     for label, seconds, column, note in rows:
         each = " ".join(f"{events / r[column]:.0f}" for r in results)
         print(f"{label:<40} {events / seconds:>6.0f} inputs/s  ({each})  {note}")
+    # Each round measures the three back to back, so a round's own ratio is the least touched by
+    # this machine's slow and fast phases.
+    paired = [library / ours for ours, _, library in results]
+    print(
+        f"ledger/library round by round: {' '.join(f'{p:.2f}' for p in paired)}"
+        f"  (median {statistics.median(paired):.2f})"
+    )
 
 
 if __name__ == "__main__":
