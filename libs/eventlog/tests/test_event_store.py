@@ -193,3 +193,92 @@ async def test_a_removed_event_breaks_the_chain_where_it_was(js):
 
     assert report.broken is not None
     assert report.broken.sequence == events[2][0]
+
+
+async def stored_headers(js, sequence: int) -> dict[str, str]:
+    return dict((await js.get_msg("EVIDENCE", sequence)).headers or {})
+
+
+async def test_the_events_of_one_append_go_out_back_to_back_each_expecting_its_predecessor(js):
+    store = EventStore(js)
+    events = [recorded("learner-a", n) for n in (1, 2, 3)]
+    appended = await store.append(ALICE, events, expected=NO_EVENTS)
+
+    assert appended.sequences == (1, 2, 3)
+    first, second, third = [await stored_headers(js, s) for s in appended.sequences]
+    assert first["Nats-Expected-Last-Subject-Sequence"] == "0"
+    assert second["Nats-Expected-Last-Msg-Id"] == events[0].id
+    assert third["Nats-Expected-Last-Msg-Id"] == events[1].id
+    stored = await store.read(ALICE)
+    assert verify_chain((e.sequence, e.body) for e in stored).intact
+
+
+def interleaving(js, interloper):
+    """publish_all_acked that lets `interloper` publish right after the first message."""
+    real = event_store.publish_all_acked
+
+    async def publish(nc, messages, **kwargs):
+        first = await real(nc, messages[:1], **kwargs)
+        await interloper()
+        return first + await real(nc, messages[1:], **kwargs)
+
+    return publish
+
+
+async def test_another_timeline_getting_between_two_events_sends_the_rest_one_at_a_time(
+    js, monkeypatch
+):
+    store = EventStore(js)
+
+    async def bob_appends():
+        await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
+
+    monkeypatch.setattr(event_store, "publish_all_acked", interleaving(js, bob_appends))
+    appended = await store.append(
+        ALICE, [recorded("learner-a", 1), recorded("learner-a", 2)], expected=NO_EVENTS
+    )
+
+    # The server refused Alice's second event behind Bob's; it went again, checked by sequence.
+    assert appended.sequences == (1, 3)
+    second = await stored_headers(js, 3)
+    assert "Nats-Expected-Last-Msg-Id" not in second
+    assert second["Nats-Expected-Last-Subject-Sequence"] == "1"
+    assert await stream_count(js) == 3
+    stored = await store.read(ALICE)
+    assert verify_chain((e.sequence, e.body) for e in stored).intact
+
+
+async def test_a_writer_getting_between_two_events_of_the_same_timeline_is_a_conflict(
+    js, monkeypatch
+):
+    store = EventStore(js)
+
+    async def other_writer():
+        await EventStore(js).append(ALICE, [recorded("learner-a", 99)], ANY)
+
+    monkeypatch.setattr(event_store, "publish_all_acked", interleaving(js, other_writer))
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(
+            ALICE, [recorded("learner-a", 1), recorded("learner-a", 2)], expected=NO_EVENTS
+        )
+
+    stored = await store.read(ALICE)
+    assert [e.envelope.data.evidence_id for e in stored] == ["ev-learner-a-1", "ev-learner-a-99"]
+    assert verify_chain((e.sequence, e.body) for e in stored).intact
+
+
+async def test_lost_acks_of_back_to_back_events_are_asked_again_and_stored_once(js, monkeypatch):
+    real = event_store.publish_all_acked
+
+    async def first_ack_lost(nc, messages, **kwargs):
+        acks = await real(nc, messages, **kwargs)
+        return [TimeoutError("lost"), *acks[1:]]
+
+    monkeypatch.setattr(event_store, "publish_all_acked", first_ack_lost)
+    store = EventStore(js)
+    appended = await store.append(
+        ALICE, [recorded("learner-a", 1), recorded("learner-a", 2)], expected=NO_EVENTS
+    )
+
+    assert appended.sequences == (1, 2)
+    assert await stream_count(js) == 2

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from eventlog import event_store
 from eventlog.event_store import EventStore
 from evidence.ingest.observation import MAX_SUBMISSION_BYTES
 from shared_events import Envelope, Timeline
@@ -144,7 +145,17 @@ async def test_a_decision_lost_to_a_failure_after_its_evidence_is_made_on_redeli
             raise ConnectionError("connection lost")
         return await real(self, stream, timeline, subject, body, headers, expected)
 
+    real_all = event_store.publish_all_acked
+
+    async def publish_all(nc, messages, **kwargs):
+        """The connection goes down after the evidence: the decision never leaves."""
+        if failed:
+            return await real_all(nc, messages, **kwargs)
+        landed = await real_all(nc, messages[:1], **kwargs)
+        return landed + [ConnectionError("connection lost")] * (len(messages) - 1)
+
     monkeypatch.setattr(EventStore, "_publish", publish)
+    monkeypatch.setattr(event_store, "publish_all_acked", publish_all)
     await world.publish("native", native("m-1", "sis-1", 0.8, DAY))
 
     [decision] = await world.until(lambda: world.events(learner, "mastery"))

@@ -2,7 +2,9 @@
 
 `append` is the only way events enter the log. It holds three guarantees:
 - per-entity optimistic concurrency: `Nats-Expected-Last-Subject-Sequence` over the entity's
-  wildcard filter (`...-Subject` header), so two writers cannot both extend the same history;
+  wildcard filter (`...-Subject` header) on an append's first event, and on each later one
+  `Nats-Expected-Last-Msg-Id` naming the event before it (nothing may come between them), so
+  two writers cannot both extend the same history;
 - idempotency: `Nats-Msg-Id` is the event id; a retried publish whose first try landed reports
   success, whether the server answers "duplicate" or "wrong last sequence" (the lost-ack case);
 - a per-entity hash chain: each event's `prevhash` is the hash of the entity's previous event,
@@ -27,7 +29,7 @@ from nats.js.api import DeliverPolicy, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry.trace import SpanKind
 
-from eventlog.acks import publish_acked
+from eventlog.acks import publish_acked, publish_all_acked
 from eventlog.hashchain import link_hash
 from eventlog.stored import StoredEvent
 from eventlog.telemetry import current_trace_headers, span, tracer
@@ -41,6 +43,7 @@ _tracer = tracer(__name__)
 
 EXPECTED_LAST_SUBJECT_SEQUENCE: Final = "Nats-Expected-Last-Subject-Sequence"
 EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: Final = "Nats-Expected-Last-Subject-Sequence-Subject"
+EXPECTED_LAST_MSG_ID: Final = "Nats-Expected-Last-Msg-Id"
 WRONG_LAST_SEQUENCE: Final = 10071
 
 
@@ -166,16 +169,40 @@ class EventStore:
         prevhash: str | None,
         trace: Mapping[str, str] | None,
     ) -> Appended:
-        sequences: list[int] = []
+        """Publish the events chained, the first checked against the timeline's last sequence.
+
+        The events of one append go out back to back: each after the first expects the stream's
+        last stored message to be its predecessor (`Nats-Expected-Last-Msg-Id`), so nothing can
+        come between them, and none waits for the ack of the one before. From the first that
+        did not land so (another publisher on the stream got in between, a lost ack), the rest
+        are published one at a time, each checked against the timeline's sequence before it."""
+        outgoing: list[tuple[str, bytes, dict[str, str]]] = []
         for envelope in envelopes:
             chained = envelope.model_copy(update={"prevhash": prevhash})
             body, headers = encode(chained, trace)
+            if outgoing:
+                headers[EXPECTED_LAST_MSG_ID] = outgoing[-1][2][MSG_ID]
+            else:
+                headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last_seq)
+                headers[EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = timeline.filter
+            outgoing.append((timeline.subject(envelope.data.kind), body, headers))
+            prevhash = link_hash(body)
+        sequences: list[int] = []
+        if len(outgoing) > 1:
+            acks = await publish_all_acked(
+                self.js._nc, outgoing, stream=stream, timeout=self.publish_timeout
+            )
+            for ack in acks:
+                if isinstance(ack, Exception):
+                    break
+                sequences.append(int(ack["seq"]))
+            last_seq = sequences[-1] if sequences else last_seq
+        for subject, body, sent_headers in outgoing[len(sequences) :]:
+            headers = {k: v for k, v in sent_headers.items() if k != EXPECTED_LAST_MSG_ID}
             headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last_seq)
             headers[EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = timeline.filter
-            subject = timeline.subject(envelope.data.kind)
             last_seq = await self._publish(stream, timeline, subject, body, headers, last_seq)
             sequences.append(last_seq)
-            prevhash = link_hash(body)
         return Appended(tuple(sequences), last_seq, last_hash=prevhash)
 
     async def _publish(
