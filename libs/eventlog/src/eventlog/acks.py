@@ -80,19 +80,10 @@ async def publish_acked(
     timeout: float = 5.0,
 ) -> dict[str, Any]:
     """Publish to a stream and return its acknowledgement (`seq`, `duplicate`, …)."""
-    replies = await _ready_replies(nc)
-    reply = f"{replies.prefix}.{next(replies.tokens)}"
-    waiter: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
-    replies.waiting[reply] = waiter
-    if stream is not None:
-        headers = {**headers, EXPECTED_STREAM: stream}
-    try:
-        await nc.publish(subject, body, reply=reply, headers=headers)
-        async with asyncio.timeout(timeout):
-            answer = await waiter
-    finally:
-        replies.waiting.pop(reply, None)
-    return _ack_of(answer)
+    [ack] = await publish_all_acked(nc, [(subject, body, headers)], stream=stream, timeout=timeout)
+    if isinstance(ack, Exception):
+        raise ack
+    return ack
 
 
 Outgoing = tuple[str, bytes, dict[str, str]]
