@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
@@ -21,17 +19,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
-import nats
-from baseline import raw_run
+from baseline import decisions_beside_raw, mastery_decision, print_beside_raw
 
-from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
 from eventlog.loop import run
 from eventlog.settings import Settings
 from notifications.app import create_app
 from notifications.config import DeliverySettings
 from shared_events import Envelope, Timeline
-from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
 
 DISTRICT = "d1"
 
@@ -40,19 +35,7 @@ def decision(n: int, learners: int) -> tuple[str, Envelope]:
     """Each learner's decisions on 5 competencies; mastery changes on about one in three."""
     learner = f"lrn-{n % learners}"
     step = n // learners
-    mastered = step % 6 in (2, 3)
-    event = MasteryDecided(
-        learner_id=learner,
-        competency_id=f"c{step % 5}",
-        policy=PolicyRef(policy_id="p", method="latest", version=1),
-        evidence=(EvidenceUsed(evidence_id=f"e{n}", score=0.9, observed_at=datetime.now(UTC)),),
-        previous_level=None,
-        new_level="mastered" if mastered else "familiar",
-        previous_score=None,
-        new_score=0.95 if mastered else 0.5,
-        mastered=mastered,
-    )
-    return learner, Envelope.wrap(event, source="bench", subject=learner, district=DISTRICT)
+    return learner, mastery_decision(n, learner, f"c{step % 5}", step % 6 in (2, 3), DISTRICT)
 
 
 async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
@@ -78,26 +61,17 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
 
 
 async def main(count: int, learners: int) -> None:
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        server = EmbeddedNats(tmp / "nats", port=free_port())
-        url = server.start()
-        try:
-            ours = await ledger_run(url, tmp, count, learners)
-            nc = await nats.connect(url)
-            raw = await raw_run(
-                nc.jetstream(),
-                [decision(n, learners)[1].model_dump_json().encode() for n in range(count)],
-                lambda body: body["subject"],
-            )
-            await nc.close()
-        finally:
-            server.stop()
-    print(f"{count} mastery decisions, {learners} learners, about a third changing mastery, SQLite")
-    print(f"{'notifications: decisions taken in':<46} {count / ours:>7.0f} decisions/s")
-    print(
-        f"{'raw nats-py: consume 1 at a time + 1 publish':<46} {count / raw:>7.0f} decisions/s"
-        f"  ratio notifications/raw {raw / ours:.2f}"
+    ours, raw = await decisions_beside_raw(
+        lambda url, tmp: ledger_run(url, tmp, count, learners),
+        [decision(n, learners)[1] for n in range(count)],
+    )
+    print_beside_raw(
+        f"{count} mastery decisions, {learners} learners, about a third changing mastery, SQLite",
+        "notifications: decisions taken in",
+        "notifications",
+        count,
+        ours,
+        raw,
     )
 
 

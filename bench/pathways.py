@@ -13,9 +13,8 @@ import argparse
 import asyncio
 import itertools
 import sys
-import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
@@ -23,18 +22,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
-import nats
-from baseline import raw_run
+from baseline import decisions_beside_raw, mastery_decision, print_beside_raw
 from nats.js import JetStreamContext
 
-from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
 from eventlog.loop import run
 from eventlog.settings import Settings
 from pathways.app import create_app
 from pathways.assignments import assign_pathway
 from shared_events import Envelope, Timeline
-from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
 from shared_events.events.pathways import (
     CompetencyDefinition,
     FrameworkImported,
@@ -65,19 +61,8 @@ def framework() -> FrameworkImported:
 def decision(n: int, learners: int) -> tuple[str, Envelope]:
     learner = f"lrn-{n % learners}"
     step = n // learners
-    mastered = step % 3 != 2
-    event = MasteryDecided(
-        learner_id=learner,
-        competency_id=COMPETENCIES[step % len(COMPETENCIES)],
-        policy=PolicyRef(policy_id="p", method="latest", version=1),
-        evidence=(EvidenceUsed(evidence_id=f"e{n}", score=0.9, observed_at=datetime.now(UTC)),),
-        previous_level=None,
-        new_level="mastered" if mastered else "familiar",
-        previous_score=None,
-        new_score=0.95 if mastered else 0.5,
-        mastered=mastered,
-    )
-    return learner, Envelope.wrap(event, source="bench", subject=learner, district=DISTRICT)
+    competency = COMPETENCIES[step % len(COMPETENCIES)]
+    return learner, mastery_decision(n, learner, competency, step % 3 != 2, DISTRICT)
 
 
 async def publish_decisions(js: JetStreamContext, count: int, learners: int) -> None:
@@ -131,26 +116,17 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
 
 
 async def main(count: int, learners: int) -> None:
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        server = EmbeddedNats(tmp / "nats", port=free_port())
-        url = server.start()
-        try:
-            ours = await ledger_run(url, tmp, count, learners)
-            nc = await nats.connect(url)
-            raw = await raw_run(
-                nc.jetstream(),
-                [decision(n, learners)[1].model_dump_json().encode() for n in range(count)],
-                lambda body: body["subject"],
-            )
-            await nc.close()
-        finally:
-            server.stop()
-    print(f"{count} mastery decisions, {learners} learners with a 20-competency pathway, SQLite")
-    print(f"{'pathways: decision taken in + consequences':<46} {count / ours:>7.0f} decisions/s")
-    print(
-        f"{'raw nats-py: consume 1 at a time + 1 publish':<46} {count / raw:>7.0f} decisions/s"
-        f"  ratio pathways/raw {raw / ours:.2f}"
+    ours, raw = await decisions_beside_raw(
+        lambda url, tmp: ledger_run(url, tmp, count, learners),
+        [decision(n, learners)[1] for n in range(count)],
+    )
+    print_beside_raw(
+        f"{count} mastery decisions, {learners} learners with a 20-competency pathway, SQLite",
+        "pathways: decision taken in + consequences",
+        "pathways",
+        count,
+        ours,
+        raw,
     )
 
 
