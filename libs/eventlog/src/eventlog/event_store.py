@@ -197,10 +197,12 @@ class EventStore:
                     break
                 sequences.append(int(ack["seq"]))
             last_seq = sequences[-1] if sequences else last_seq
-        for subject, body, sent_headers in outgoing[len(sequences) :]:
-            headers = {k: v for k, v in sent_headers.items() if k != EXPECTED_LAST_MSG_ID}
-            headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last_seq)
-            headers[EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = timeline.filter
+        for index in range(len(sequences), len(outgoing)):
+            subject, body, headers = outgoing[index]
+            if index:  # sent expecting its predecessor: now checked by the sequence before it
+                headers = {k: v for k, v in headers.items() if k != EXPECTED_LAST_MSG_ID}
+                headers[EXPECTED_LAST_SUBJECT_SEQUENCE] = str(last_seq)
+                headers[EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = timeline.filter
             last_seq = await self._publish(stream, timeline, subject, body, headers, last_seq)
             sequences.append(last_seq)
         return Appended(tuple(sequences), last_seq, last_hash=prevhash)
