@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -158,3 +159,21 @@ def derived_event_id(cause: str, index: int = 0) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def derived_envelopes(
+    events: Sequence[Event], *, cause: str, source: str, subject: str, district: str, step: str = ""
+) -> list[Envelope]:
+    """Envelopes for the events decided from `cause`, with ids derived from it (or from `step`,
+    a later step of the same cause), so deciding the same cause again yields the same ids."""
+    return [
+        Envelope.wrap(
+            event,
+            source=source,
+            subject=subject,
+            district=district,
+            id=derived_event_id(step or cause, index),
+            causationid=cause,
+        )
+        for index, event in enumerate(events)
+    ]

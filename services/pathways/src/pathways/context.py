@@ -14,7 +14,7 @@ from pathways.domain.pathway import DEFAULT_POLICY, GraphOf, LearnerPathways, ev
 from pathways.projections.frameworks import framework_version
 from pathways.projections.reference import policy_of
 from shared_events import Envelope, Event, Timeline
-from shared_events.envelope import derived_event_id
+from shared_events.envelope import derived_envelopes
 from shared_events.events.pathways import FrameworkImported, PathwayPolicySet
 
 SOURCE = "pathways"
@@ -117,17 +117,9 @@ class PathwaysContext(ServiceBound):
             events = step(known.state, policy, graph_of)
             if not events:
                 return []
-            envelopes = [
-                Envelope.wrap(
-                    event,
-                    source=SOURCE,
-                    subject=learner_id,
-                    district=district,
-                    id=derived_event_id(cause, index),
-                    causationid=cause,
-                )
-                for index, event in enumerate(events)
-            ]
+            envelopes = derived_envelopes(
+                events, cause=cause, source=SOURCE, subject=learner_id, district=district
+            )
             try:
                 appended = await self.service.store.append(timeline, envelopes, known.sequence)
             except ConcurrencyConflict:

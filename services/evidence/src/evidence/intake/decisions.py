@@ -16,8 +16,8 @@ from eventlog.hashchain import link_hash
 from evidence.context import EvidenceContext, KnownTimeline
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
 from evidence.intake.resolve import Reference, reference
-from shared_events import Envelope, Event, Timeline
-from shared_events.envelope import derived_event_id
+from shared_events import Event, Timeline
+from shared_events.envelope import derived_envelopes
 from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, EvidenceVoided
 
 SOURCE = "evidence"
@@ -66,18 +66,14 @@ async def apply_to_learner(
         if not events:
             ctx.remember(learner_id, known)
             return []
-        step = cause if planned else f"{cause}/mend"
-        envelopes = [
-            Envelope.wrap(
-                event,
-                source=SOURCE,
-                subject=learner_id,
-                district=district,
-                id=derived_event_id(step, index),
-                causationid=cause,
-            )
-            for index, event in enumerate(events)
-        ]
+        envelopes = derived_envelopes(
+            events,
+            cause=cause,
+            step=cause if planned else f"{cause}/mend",
+            source=SOURCE,
+            subject=learner_id,
+            district=district,
+        )
         try:
             appended = await store.append(
                 timeline, envelopes, expected=known.sequence, prevhash=known.last_hash
