@@ -28,6 +28,7 @@ from eventlog.consumers import ConsumerSpec, ensure_consumer
 from eventlog.redelivery import RetryPolicy, park, reason_of
 from eventlog.sql import checkpoints, sessions
 from eventlog.stored import StoredEvent
+from eventlog.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,7 @@ class Projector:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
             with contextlib.suppress(Exception):
                 await self.js.delete_consumer(self.consumer.stream, self.consumer.name)

@@ -26,6 +26,7 @@ from eventlog.projector import Projection, Projector
 from eventlog.settings import Settings
 from eventlog.sql import create_engine, create_tables, sessions
 from eventlog.stream_setup import ensure_streams
+from eventlog.tasks import cancel_and_wait
 from shared_events.streams import ALL
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,8 @@ class Service:
         """Stop consuming, then close connections; a step that hangs is logged and skipped so
         shutdown always completes (the log keeps everything a restart needs)."""
         self.stopping = True
-        for task in self._tasks:
-            task.cancel()
         if self._tasks:
-            _, stuck = await asyncio.wait(self._tasks, timeout=10.0)
+            stuck = await cancel_and_wait(self._tasks, timeout=10.0)
             for task in stuck:
                 frames = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in task.get_stack())
                 log.error(
