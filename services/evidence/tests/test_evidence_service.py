@@ -513,16 +513,17 @@ async def test_a_failed_submission_holds_back_newer_ones_for_its_learner_until_r
 
     learner = await world.register("sis-1")
     await world.register("sis-2")
-    real = process.apply_to_learner
+    real = process.apply_steps
     failures: list[str] = []
 
-    async def fail_once(ctx, district, learner_id, cause, *args, **kwargs):
-        if cause.startswith("ingest/101/") and not failures:
-            failures.append(cause)
+    async def fail_once(ctx, district, learner_id, steps, *args, **kwargs):
+        causes = [step.cause for step in steps]
+        if any(cause.startswith("ingest/101/") for cause in causes) and not failures:
+            failures.extend(causes)
             raise ConnectionError("nats unavailable")
-        return await real(ctx, district, learner_id, cause, *args, **kwargs)
+        return await real(ctx, district, learner_id, steps, *args, **kwargs)
 
-    monkeypatch.setattr(process, "apply_to_learner", fail_once)
+    monkeypatch.setattr(process, "apply_steps", fail_once)
 
     def message(sequence: int, body: dict) -> RawStored:
         return RawStored(

@@ -68,16 +68,16 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     for sis in ("sis-0", "sis-1", "sis-2"):
         await world.register(sis)
     appended = {"a": 0, "b": 0}
-    real = intake.apply_to_learner
+    real = intake.apply_steps
 
-    async def crash_in_a(ctx, *args, **kwargs):
+    async def crash_in_a(ctx, district, learner_id, steps, *args, **kwargs):
         replica = "a" if ctx is replica_a.state.evidence else "b"
-        if replica == "a" and appended["a"] == 10:
-            raise Killed  # the process dies here: ten appends made, nothing acknowledged
-        appended[replica] += 1
-        return await real(ctx, *args, **kwargs)
+        if replica == "a" and appended["a"] >= 10:
+            raise Killed  # the process dies here: ten inputs appended, nothing acknowledged
+        appended[replica] += len(steps)
+        return await real(ctx, district, learner_id, steps, *args, **kwargs)
 
-    monkeypatch.setattr(intake, "apply_to_learner", crash_in_a)
+    monkeypatch.setattr(intake, "apply_steps", crash_in_a)
     # The world's own service stops consuming so only the two replicas share the work.
     await world.ctx.service.stop()
 

@@ -9,6 +9,7 @@ newer history — so two replicas, or a redelivery, never make a decision twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from eventlog.event_store import ConcurrencyConflict, EventStore
@@ -16,7 +17,7 @@ from eventlog.hashchain import link_hash
 from evidence.context import EvidenceContext, KnownTimeline
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
 from evidence.intake.resolve import Reference, reference
-from shared_events import Event, Timeline
+from shared_events import Envelope, Event, Timeline
 from shared_events.envelope import derived_envelopes
 from shared_events.events.evidence import EvidenceHeld, EvidenceRecorded, EvidenceVoided
 
@@ -35,6 +36,17 @@ async def load(store: EventStore, timeline: Timeline) -> KnownTimeline:
     return KnownTimeline(state, last, last_hash)
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one input adds to a learner's timeline: `plan(state)` and the decisions that
+    follow. `cause` names the input (the events' ids derive from it); the competencies in
+    `mend` are decided even when the plan adds nothing (see `apply_steps`)."""
+
+    cause: str
+    plan: Plan
+    mend: Sequence[str] = ()
+
+
 async def apply_to_learner(
     ctx: EvidenceContext,
     district: str,
@@ -44,38 +56,55 @@ async def apply_to_learner(
     ref: Reference | None = None,
     mend: Sequence[str] = (),
 ) -> list[Event]:
-    """Append `plan(state)` and the decisions that follow (under the policies in `ref`, by
-    default the current ones); returns what was appended.
+    """One step (see `apply_steps`); returns what it appended."""
+    [events] = await apply_steps(ctx, district, learner_id, [Step(cause, plan, mend)], ref)
+    return events
 
-    When the plan has nothing to add (a redelivery), the competencies in `mend` are decided
-    all the same: if the process died between appending evidence and appending its decision,
-    the decision is made now rather than never."""
+
+async def apply_steps(
+    ctx: EvidenceContext,
+    district: str,
+    learner_id: str,
+    steps: Sequence[Step],
+    ref: Reference | None = None,
+) -> list[list[Event]]:
+    """Append, in one append, each step's planned events and the decisions that follow them
+    (under the policies in `ref`, by default the current ones), step after step; returns what
+    each step appended. The events and their ids are those the steps would append one at a time.
+
+    When a step's plan has nothing to add (a redelivery), the competencies in its `mend` are
+    decided all the same: if the process died between appending evidence and appending its
+    decision, the decision is made now rather than never."""
     store = ctx.service.store
     timeline = Timeline("evidence", district, learner_id)
     for attempt in range(ATTEMPTS):
         known = ctx.timelines.get(learner_id) if attempt == 0 else None
         if known is None:
             known = await load(store, timeline)
-        state = after = known.state
-        planned = list(plan(state))
-        undecided = [] if planned else [c for c in mend if c in state.undecided]
-        events: list[Event] = []
-        if planned or undecided:
-            ref = ref or await reference(ctx)
-            events, after = _with_decisions(ref, district, state, planned, undecided)
-        if not events:
+        state = known.state
+        appended: list[list[Event]] = []
+        envelopes: list[Envelope] = []
+        for step in steps:
+            planned = list(step.plan(state))
+            undecided = [] if planned else [c for c in step.mend if c in state.undecided]
+            events: list[Event] = []
+            if planned or undecided:
+                ref = ref or await reference(ctx)
+                events, state = _with_decisions(ref, district, state, planned, undecided)
+                envelopes += derived_envelopes(
+                    events,
+                    cause=step.cause,
+                    step=step.cause if planned else f"{step.cause}/mend",
+                    source=SOURCE,
+                    subject=learner_id,
+                    district=district,
+                )
+            appended.append(events)
+        if not envelopes:
             ctx.remember(learner_id, known)
-            return []
-        envelopes = derived_envelopes(
-            events,
-            cause=cause,
-            step=cause if planned else f"{cause}/mend",
-            source=SOURCE,
-            subject=learner_id,
-            district=district,
-        )
+            return appended
         try:
-            appended = await store.append(
+            stored = await store.append(
                 timeline, envelopes, expected=known.sequence, prevhash=known.last_hash
             )
         except ConcurrencyConflict:
@@ -83,14 +112,12 @@ async def apply_to_learner(
             if attempt + 1 == ATTEMPTS:
                 raise
             continue
-        if appended.already_stored or appended.last_hash is None:
+        if stored.already_stored or stored.last_hash is None:
             ctx.timelines.pop(learner_id, None)
         else:
-            ctx.remember(
-                learner_id, KnownTimeline(after, appended.last_sequence, appended.last_hash)
-            )
-        return events
-    return []
+            ctx.remember(learner_id, KnownTimeline(state, stored.last_sequence, stored.last_hash))
+        return appended
+    return [[] for _ in steps]
 
 
 def _with_decisions(

@@ -2,7 +2,9 @@
 hold, void or reject — and note each outcome for whoever waits on it (the HTTP routes).
 
 Two submissions that share a learner or a partner id are carried out in INGEST order, one after
-the other; the rest of the batch runs concurrently. What the intake reads from SQL is read once
+the other; the rest of the batch runs concurrently. A learner's submissions that nothing else
+orders (no partner id shared, no other learner in them) are carried out together: their events
+go out in one append, the same events a one-at-a-time run would append. What the intake reads from SQL is read once
 per batch (outcomes already reached, partner ids already seen, learners' statuses), kept up to
 date in memory while the batch runs, and written back in one transaction at its end — after the
 events it describes are in the log. A crash in between is mended by redelivery: every event the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +39,7 @@ from evidence.ingest.observation import (
     Voiding,
 )
 from evidence.intake import bookkeeping as books
-from evidence.intake.decisions import apply_to_learner, recorded_from_held
+from evidence.intake.decisions import Step, apply_steps, apply_to_learner, recorded_from_held
 from evidence.intake.resolve import (
     Reference,
     Resolved,
@@ -215,34 +218,66 @@ async def _carry_out_batch(
     )
     batch = Batch(ref, sources, statuses, flight.pending)
     batch.submissions = submissions
-    tasks: dict[int, asyncio.Task[None]] = {}
     last = flight.last
     for key in [k for k, task in last.items() if task.done()]:
         del last[key]
+    for submission in submissions:
+        submission.keys = _keys(batch, submission, submissions)
+    shared = Counter(key for submission in submissions for key in submission.keys)
     now = asyncio.get_running_loop().time()
     here = {s.message.sequence for s in submissions}  # retried here: ordered by the tasks below
     held: dict[int, Exception] = {}
+    tasks: dict[int, asyncio.Task[None]] = {}
+    together: dict[str, tuple[list[Submission], asyncio.Task[None]]] = {}
     for submission in submissions:
-        keys = submission.keys = _keys(batch, submission, submissions)
-        sequence = submission.message.sequence
+        keys, sequence = submission.keys, submission.message.sequence
         blocker = _failed_before(flight.failed, keys, sequence, now, here)
         if blocker is not None:
             # An older submission with the same learner or partner id failed and has not been
             # retried yet: this one waits for it (it is NAKed and comes back after it).
             held[sequence] = DependencyFailed(f"waits for ingest {blocker}, which failed")
             continue
-        after = [last[k] for k in keys if k in last]
-        task = asyncio.create_task(_after(after, partial(_settle, ctx, batch, submission)))
+        learner = _sole_learner(submission, shared, last)
+        if learner in together and last[learner] is together[learner][1]:
+            # Next in line for this learner, and nothing else waits on it: it joins the
+            # submissions before it, which have not started (nothing was awaited since).
+            members, task = together[learner]
+            members.append(submission)
+        else:
+            after = [last[k] for k in keys if k in last]
+            members = [submission]
+            task = asyncio.create_task(_after(after, partial(_settle, ctx, batch, members)))
+            if learner is not None:
+                together[learner] = (members, task)
         tasks[sequence] = task
         last |= dict.fromkeys(keys, task)
-    outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
-    for outcome in outcomes:
+    started = list(dict.fromkeys(tasks.values()))
+    ended = await asyncio.gather(*started, return_exceptions=True)
+    outcomes = dict(zip(started, ended, strict=True))
+    for outcome in outcomes.values():
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome  # the process is going down: nothing more is written
-    failed = {seq: o for seq, o in zip(tasks, outcomes, strict=True) if isinstance(o, Exception)}
+    failed = {seq: o for seq, t in tasks.items() if isinstance(o := outcomes[t], Exception)}
     note_outcomes(flight.failed, [s for s in submissions if s.message.sequence not in held], failed)
     failed |= held
     return batch, [failed.get(m.sequence) for m in messages]
+
+
+def _sole_learner(
+    submission: Submission, shared: Mapping[str, int], last: Mapping[str, object]
+) -> str | None:
+    """The ordering key of the one learner a submission records evidence for, when nothing
+    else orders it: its partner ids are in no other submission of the batch or in flight. Such
+    submissions of a learner are carried out together, with one append."""
+    if submission.rejection is not None or not submission.items:
+        return None
+    learners = {item.resolved.learner_id if item.resolved else None for item in submission.items}
+    if len(learners) != 1 or None in learners:
+        return None
+    key = f"learner/{learners.pop()}"
+    if any(shared[k] > 1 or k in last for k in submission.keys - {key}):
+        return None
+    return key
 
 
 FAILED_HOLDS_FOR = 30.0  # seconds: longer than a message's retries take (RetryPolicy backoff)
@@ -369,28 +404,36 @@ async def _known_sources(
     return found
 
 
-async def _settle(ctx: EvidenceContext, batch: Batch, submission: Submission) -> None:
-    """Check every item against what is already known (all or nothing), then carry them out."""
-    try:
-        if submission.rejection is not None:
-            raise submission.rejection
-        for item in submission.items:
-            _check(batch, submission, item)
-    except Rejection as rejection:
-        await _reject(ctx, batch, submission, rejection)
-        return
-    results = [
-        await _carry_out(ctx, batch, submission, index, item)
-        for index, item in enumerate(submission.items)
-    ]
-    batch.outcome_rows.append(
-        {
-            "ingest_sequence": submission.message.sequence,
-            "partner": submission.partner,
-            "status": "accepted",
-            "items": results,
-        }
-    )
+async def _settle(ctx: EvidenceContext, batch: Batch, members: list[Submission]) -> None:
+    """Carry out submissions in order. Each is checked against what is already known (all its
+    items or none); then the items' events are appended, one append for each run of steps on
+    the same learner's timeline; then their bookkeeping is noted."""
+    accepted: list[tuple[Submission, list[Planned]]] = []
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}  # rows planned here, not yet noted
+    for submission in members:
+        try:
+            if submission.rejection is not None:
+                raise submission.rejection
+            for item in submission.items:
+                _check(batch, submission, item)
+        except Rejection as rejection:
+            await _reject(ctx, batch, submission, rejection)
+            continue
+        planned = [
+            _plan(batch, submission, index, item, fresh)
+            for index, item in enumerate(submission.items)
+        ]
+        accepted.append((submission, planned))
+    await _append(ctx, batch, [p for _, planned in accepted for p in planned])
+    for submission, planned in accepted:
+        batch.outcome_rows.append(
+            {
+                "ingest_sequence": submission.message.sequence,
+                "partner": submission.partner,
+                "status": "accepted",
+                "items": [_note(ctx, batch, submission, p) for p in planned],
+            }
+        )
 
 
 def _check(batch: Batch, submission: Submission, item: Item) -> None:
@@ -418,17 +461,33 @@ def _check(batch: Batch, submission: Submission, item: Item) -> None:
             )
 
 
-async def _carry_out(
-    ctx: EvidenceContext, batch: Batch, submission: Submission, index: int, item: Item
-) -> dict[str, Any]:
+@dataclass
+class Planned:
+    """An item checked and ready: its bookkeeping row (None for a duplicate) and the step it
+    adds to a learner's timeline, if any."""
+
+    index: int
+    source_id: str
+    row: dict[str, Any] | None
+    step: Step | None = None
+    timeline: tuple[str, str] = ("", "")  # district, learner
+    held: bool = False
+    voided: dict[str, Any] | None = None  # the row of the evidence it voids
+    duplicate_of: str | None = None  # a duplicate: the evidence id it was recorded under
+
+
+def _plan(
+    batch: Batch,
+    submission: Submission,
+    index: int,
+    item: Item,
+    fresh: dict[tuple[str, str], dict[str, Any]],
+) -> Planned:
     partner, message, parsed = submission.partner, submission.message, item.parsed
-    seen = batch.seen((partner, parsed.source_id))
+    source = (partner, parsed.source_id)
+    seen = fresh.get(source) or batch.seen(source)
     if seen is not None:
-        return {
-            "source_id": parsed.source_id,
-            "status": "duplicate",
-            "evidence_id": seen["evidence_id"],
-        }
+        return Planned(index, parsed.source_id, None, duplicate_of=seen["evidence_id"])
     row: dict[str, Any] = {
         "partner": partner,
         "source_id": parsed.source_id,
@@ -440,91 +499,106 @@ async def _carry_out(
         "district": None,
         "competency_id": None,
     }
+    fresh[source] = row
+    planned = Planned(index, parsed.source_id, row)
     cause = f"ingest/{message.sequence}/{index}"
     if isinstance(parsed, Observation) and item.resolved is not None:
-        row |= await _observe(ctx, batch, submission, parsed, item.resolved, cause)
+        resolved = item.resolved
+        eid = evidence_id(partner, parsed.source_id)
+        common = {
+            "evidence_id": eid,
+            "learner_id": resolved.learner_id,
+            "competency_id": resolved.competency_id,
+            "score": parsed.score,
+            "observed_at": parsed.observed_at,
+            "partner": partner,
+            "source_id": parsed.source_id,
+            "source_format": submission.fmt,
+            "ingest_sequence": message.sequence,
+        }
+        event: Event
+        if batch.statuses.get(resolved.learner_id) == "active":
+            event = EvidenceRecorded(recorded_at=message.stored_at, **common)
+            planned.step = Step(cause, _once(eid, event), mend=(resolved.competency_id,))
+        else:
+            event = EvidenceHeld(**common)
+            planned.step = Step(cause, _once(eid, event))
+            planned.held = True
+        planned.timeline = (resolved.district, resolved.learner_id)
+        row |= {
+            "evidence_id": eid,
+            "learner_id": resolved.learner_id,
+            "district": resolved.district,
+            "competency_id": resolved.competency_id,
+            "status": "held" if planned.held else "recorded",
+        }
     elif isinstance(parsed, Voiding):
         voided = batch.seen((partner, parsed.voided_source_id))
         assert voided is not None  # checked before anything was carried out
-        event = EvidenceVoided(
+        voiding = EvidenceVoided(
             evidence_id=voided["evidence_id"],
             learner_id=voided["learner_id"],
             competency_id=voided["competency_id"],
             reason=f"voided by {partner} statement {parsed.source_id}",
         )
-        await apply_to_learner(
-            ctx,
-            voided["district"],
-            voided["learner_id"],
-            cause,
-            _unless_voided(event),
-            batch.reference,
-            mend=(event.competency_id,),
-        )
+        planned.step = Step(cause, _unless_voided(voiding), mend=(voiding.competency_id,))
+        planned.timeline = (voided["district"], voided["learner_id"])
+        planned.voided = voided
         row["status"] = "voiding"
-        voided["status"] = "voided"
-        batch.voided.append((partner, parsed.voided_source_id))
     else:
         assert isinstance(parsed, NoEvidence)
         row["status"] = "no_evidence"
-    batch.pending[(partner, parsed.source_id)] = row
+    return planned
+
+
+async def _append(ctx: EvidenceContext, batch: Batch, planned: Sequence[Planned]) -> None:
+    """The planned steps, in order; consecutive steps on one timeline in one append."""
+    runs: list[list[Planned]] = []
+    for one in planned:
+        if one.step is None:
+            continue
+        if runs and runs[-1][0].timeline == one.timeline:
+            runs[-1].append(one)
+        else:
+            runs.append([one])
+    for run in runs:
+        district, learner_id = run[0].timeline
+        steps = [one.step for one in run if one.step is not None]
+        await apply_steps(ctx, district, learner_id, steps, batch.reference)
+        held = [one for one in run if one.held]
+        if held and await learner_status(ctx, learner_id) == "active":
+            # Registered while this was being held: the release may already have run.
+            assert held[0].step is not None
+            await release_held(ctx, district, learner_id, f"{held[0].step.cause}/release")
+            for one in held:
+                assert one.row is not None
+                one.row["status"] = "recorded"
+
+
+def _note(
+    ctx: EvidenceContext, batch: Batch, submission: Submission, planned: Planned
+) -> dict[str, Any]:
+    """Once its events are in the log: the item's bookkeeping, and what its outcome says."""
+    row = planned.row
+    if row is None:
+        return {
+            "source_id": planned.source_id,
+            "status": "duplicate",
+            "evidence_id": planned.duplicate_of,
+        }
+    if planned.voided is not None:
+        planned.voided["status"] = "voided"
+        batch.voided.append((submission.partner, planned.voided["source_id"]))
+    batch.pending[(submission.partner, planned.source_id)] = row
     batch.source_rows.append(row)
     if submission.fmt == "xapi":
-        batch.statement_rows.append(_statement_row(ctx, submission, index, parsed.source_id))
+        batch.statement_rows.append(
+            _statement_row(ctx, submission, planned.index, planned.source_id)
+        )
     return {
-        "source_id": parsed.source_id,
+        "source_id": planned.source_id,
         "status": row["status"],
         "evidence_id": row["evidence_id"],
-    }
-
-
-async def _observe(
-    ctx: EvidenceContext,
-    batch: Batch,
-    submission: Submission,
-    parsed: Observation,
-    resolved: Resolved,
-    cause: str,
-) -> dict[str, Any]:
-    partner, message = submission.partner, submission.message
-    eid = evidence_id(partner, parsed.source_id)
-    common = {
-        "evidence_id": eid,
-        "learner_id": resolved.learner_id,
-        "competency_id": resolved.competency_id,
-        "score": parsed.score,
-        "observed_at": parsed.observed_at,
-        "partner": partner,
-        "source_id": parsed.source_id,
-        "source_format": submission.fmt,
-        "ingest_sequence": message.sequence,
-    }
-    event: Event
-    if batch.statuses.get(resolved.learner_id) == "active":
-        event = EvidenceRecorded(recorded_at=message.stored_at, **common)
-        status = "recorded"
-    else:
-        event = EvidenceHeld(**common)
-        status = "held"
-    await apply_to_learner(
-        ctx,
-        resolved.district,
-        resolved.learner_id,
-        cause,
-        _once(eid, event),
-        batch.reference,
-        mend=(resolved.competency_id,) if status == "recorded" else (),
-    )
-    if status == "held" and await learner_status(ctx, resolved.learner_id) == "active":
-        # Registered while this was being held: the release may already have run.
-        await release_held(ctx, resolved.district, resolved.learner_id, f"{cause}/release")
-        status = "recorded"
-    return {
-        "evidence_id": eid,
-        "learner_id": resolved.learner_id,
-        "district": resolved.district,
-        "competency_id": resolved.competency_id,
-        "status": status,
     }
 
 

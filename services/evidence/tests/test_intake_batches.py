@@ -1,0 +1,163 @@
+"""A batch's submissions for one learner go to the log in one append, and the log says exactly
+what it would say had they come one batch at a time; anything that orders them otherwise (a
+submission for two learners, a partner id seen twice) keeps them apart. Real NATS, real SQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from eventlog.stored import RawStored
+from evidence.intake import process
+from shared_events.events.evidence import EvidenceRecorded, MasteryDecided
+
+from .evidence_world import GEO, PARTNER, native
+
+pytestmark = pytest.mark.integration
+
+_sequences = count(1001)
+
+
+def message(body: object) -> RawStored:
+    return RawStored(
+        "INGEST",
+        next(_sequences),
+        f"ingest.{PARTNER}.native",
+        datetime.now(UTC),
+        json.dumps(body).encode(),
+        {},
+    )
+
+
+def day(n: int) -> str:
+    return (datetime(2026, 10, 1, 9, tzinfo=UTC) + timedelta(days=n)).isoformat()
+
+
+@pytest.fixture
+def appends(monkeypatch):
+    """The steps of every append the intake makes, per learner, in order."""
+    made: list[tuple[str, list[str]]] = []
+    real = process.apply_steps
+
+    async def counted(ctx, district, learner_id, steps, *args, **kwargs):
+        made.append((learner_id, [step.cause for step in steps]))
+        return await real(ctx, district, learner_id, steps, *args, **kwargs)
+
+    monkeypatch.setattr(process, "apply_steps", counted)
+    return made
+
+
+def story(events: list) -> list[tuple]:
+    """What a learner's log says, without the ids that name its inputs."""
+    told: list[tuple] = []
+    for event in events:
+        if isinstance(event, EvidenceRecorded):
+            told.append(("recorded", event.competency_id, event.score, event.observed_at))
+        elif isinstance(event, MasteryDecided):
+            told.append(
+                (
+                    "decided",
+                    event.competency_id,
+                    tuple(e.score for e in event.evidence),
+                    round(event.new_score, 9),
+                    event.new_level,
+                    event.previous_level,
+                )
+            )
+        else:
+            told.append((type(event).__name__,))
+    return told
+
+
+async def test_one_learners_submissions_in_a_batch_make_one_append_telling_what_one_at_a_time_would(
+    world, appends
+):
+    together, apart, other = [await world.register(s) for s in ("sis-1", "sis-2", "sis-3")]
+    scores = [0.4, 0.9, 0.2, 0.7]
+    batch = []
+    for n, score in enumerate(scores):
+        batch.append(message(native(f"t-{n}", "sis-1", score, day(n), competency=GEO)))
+        batch.append(message(native(f"o-{n}", "sis-3", 0.5, day(n))))
+
+    assert await process.process_batch(world.ctx, batch) == [None] * len(batch)
+    for n, score in enumerate(scores):
+        one = message(native(f"a-{n}", "sis-2", score, day(n), competency=GEO))
+        assert await process.process_batch(world.ctx, [one]) == [None]
+
+    by_learner = [learner for learner, _ in appends]
+    assert by_learner.count(together) == 1 and by_learner.count(other) == 1
+    assert by_learner.count(apart) == len(scores)
+    [causes] = [steps for learner, steps in appends if learner == together]
+    assert causes == [f"ingest/{m.sequence}/0" for m in batch[::2]], "in INGEST order"
+    told = story(await world.events(together))
+    assert told == story(await world.events(apart))
+    assert [t[0] for t in told] == ["recorded", "decided"] * len(scores)
+
+
+async def test_a_submission_for_two_learners_keeps_a_learners_submissions_in_order(world, appends):
+    first, second = [await world.register(s) for s in ("sis-1", "sis-2")]
+    before = message(native("b-1", "sis-1", 0.3, day(0)))
+    both = message([native("m-1", "sis-1", 0.6, day(1)), native("m-2", "sis-2", 0.6, day(1))])
+    after = message(native("b-2", "sis-1", 0.9, day(2)))
+    alone = message(native("b-3", "sis-2", 0.8, day(2)))
+
+    results = await process.process_batch(world.ctx, [before, both, after, alone])
+
+    assert results == [None] * 4
+    recorded = await world.events(first, "recorded")
+    assert [e.source_id for e in recorded] == ["b-1", "m-1", "b-2"]
+    assert [e.source_id for e in await world.events(second, "recorded")] == ["m-2", "b-3"]
+    assert [steps for learner, steps in appends if learner == first] == [
+        [f"ingest/{before.sequence}/0"],
+        [f"ingest/{both.sequence}/0"],
+        [f"ingest/{after.sequence}/0"],
+    ]
+
+
+async def test_a_partner_id_twice_in_a_batch_is_recorded_once_and_the_second_is_a_duplicate(
+    world, appends
+):
+    learner = await world.register("sis-1")
+    same = native("d-1", "sis-1", 0.6, day(0))
+    batch = [message(same), message(native("d-2", "sis-1", 0.7, day(1))), message(same)]
+
+    assert await process.process_batch(world.ctx, batch) == [None] * 3
+
+    assert [e.source_id for e in await world.events(learner, "recorded")] == ["d-1", "d-2"]
+    assert len(await world.events(learner, "mastery")) == 2
+    assert all(len(steps) == 1 for _, steps in appends), "ordered by the partner id: apart"
+
+
+async def test_a_failed_append_fails_each_of_its_submissions_and_a_retry_records_each_once(
+    world, monkeypatch
+):
+    learner = await world.register("sis-1")
+    await world.register("sis-2")
+    real = process.apply_steps
+    failed: list[int] = []
+
+    async def fail_once(ctx, district, learner_id, steps, *args, **kwargs):
+        if learner_id == learner and not failed:
+            failed.append(len(steps))
+            raise ConnectionError("nats unavailable")
+        return await real(ctx, district, learner_id, steps, *args, **kwargs)
+
+    monkeypatch.setattr(process, "apply_steps", fail_once)
+    batch = [
+        message(native("f-1", "sis-1", 0.5, day(0))),
+        message(native("g-1", "sis-2", 0.5, day(0))),
+        message(native("f-2", "sis-1", 0.8, day(1))),
+    ]
+
+    first_try = await process.process_batch(world.ctx, batch)
+    assert failed == [2]
+    assert isinstance(first_try[0], ConnectionError) and isinstance(first_try[2], ConnectionError)
+    assert first_try[1] is None, "another learner's evidence does not wait"
+    assert await world.events(learner) == []
+
+    assert await process.process_batch(world.ctx, [batch[0], batch[2]]) == [None, None]
+    assert [e.source_id for e in await world.events(learner, "recorded")] == ["f-1", "f-2"]
+    assert len(await world.events(learner, "mastery")) == 2
