@@ -4,12 +4,13 @@ hold, void or reject — and note each outcome for whoever waits on it (the HTTP
 Two submissions that share a learner or a partner id are carried out in INGEST order, one after
 the other; the rest of the batch runs concurrently. A learner's submissions that nothing else
 orders (no partner id shared, no other learner in them) are carried out together: their events
-go out in one append, the same events a one-at-a-time run would append. What the intake reads from SQL is read once
-per batch (outcomes already reached, partner ids already seen, learners' statuses), kept up to
-date in memory while the batch runs, and written back in one transaction at its end — after the
-events it describes are in the log. A crash in between is mended by redelivery: every event the
-intake appends has an id derived from its input, and a learner's state already holding an
-evidence id makes its second recording a no-op.
+go out in one append, the same events a one-at-a-time run would append.
+
+What the intake reads from SQL is read once per batch (outcomes already reached, partner ids
+already seen, learners' statuses), kept up to date in memory while the batch runs, and written
+back in one transaction at its end — after the events it describes are in the log. A crash in
+between is mended by redelivery: every event the intake appends has an id derived from its
+input, and a learner's state already holding an evidence id makes its second recording a no-op.
 """
 
 from __future__ import annotations
