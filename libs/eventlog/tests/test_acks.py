@@ -9,7 +9,7 @@ import pytest
 from nats.errors import NoRespondersError
 from nats.js.errors import APIError
 
-from eventlog.acks import publish_acked
+from eventlog.acks import publish_acked, publish_all_acked
 
 pytestmark = pytest.mark.integration
 
@@ -38,3 +38,30 @@ async def test_acks_errors_and_duplicates_come_back_to_their_publish(js):
         await publish_acked(nc, "ingest.p.native", b"4", {}, stream="EVIDENCE")
     with pytest.raises(NoRespondersError):
         await publish_acked(nc, "nowhere.at.all", b"5", {})
+
+
+class _Stalled(asyncio.Queue):
+    """A flush queue that never wakes nats-py's flusher."""
+
+    def put_nowait(self, item) -> None:
+        pass
+
+    async def put(self, item) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return False
+
+
+async def test_published_messages_reach_the_server_without_waiting_for_the_flusher(js, monkeypatch):
+    """A batch waking many tasks would otherwise hold every append back until all had run."""
+    nc = js._nc
+    await publish_acked(nc, "ingest.p.native", b"0", {}, stream="INGEST")  # replies subscribed
+    monkeypatch.setattr(nc, "_flush_queue", _Stalled())
+    acks = await publish_all_acked(
+        nc,
+        [("ingest.p.native", b"1", {}), ("ingest.p.native", b"2", {})],
+        stream="INGEST",
+        timeout=3.0,
+    )
+    assert [ack["seq"] for ack in acks if isinstance(ack, dict)] == [2, 3], acks

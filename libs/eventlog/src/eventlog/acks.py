@@ -59,6 +59,25 @@ async def _ready_replies(nc: Client) -> _Replies:
     return replies
 
 
+def _send_now(nc: Client) -> None:
+    """Hand what the connection has buffered to the socket now.
+
+    nats-py buffers a publish and leaves the write to its flusher task, which runs only after
+    every task already ready in this turn of the loop. When a batch wakes a hundred tasks, each
+    planning an append, the server would get nothing until all of them had run, then everything
+    at once, and sit idle in between (`docs/benchmarks.md`, 2026-12-05). The write is what the
+    flusher does, less waiting for the socket to drain: the flusher, still woken as before, does
+    that. While the connection is down nothing is written here; nats-py keeps the buffer for the
+    reconnect as before."""
+    transport = getattr(nc, "_transport", None)
+    if transport is None or not nc.is_connected:
+        return
+    if nc._pending_data_size:
+        transport.writelines(nc._pending)
+        nc._pending = []
+        nc._pending_data_size = 0
+
+
 def _ack_of(answer: Msg) -> dict[str, Any]:
     if answer.headers and answer.headers.get("Status") == "503":
         raise NoRespondersError
@@ -113,6 +132,7 @@ async def publish_all_acked(
             if stream is not None:
                 headers = {**headers, EXPECTED_STREAM: stream}
             await nc.publish(subject, body, reply=reply, headers=headers)
+        _send_now(nc)
         await asyncio.wait([waiter for _, waiter in sent], timeout=timeout)
     finally:
         for reply, _ in sent:
