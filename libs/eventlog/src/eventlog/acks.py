@@ -27,11 +27,30 @@ from nats.js.errors import APIError, NoStreamResponseError
 EXPECTED_STREAM = "Nats-Expected-Stream"
 
 
+class _Awaited:
+    """The answers one `publish_all_acked` waits for; `complete` once all are in."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
+        self.answers: dict[str, Msg] = {}
+        self.expected = expected
+        self.complete: asyncio.Future[None] = loop.create_future()
+
+    def answer(self, reply: str, msg: Msg) -> None:
+        self.answers[reply] = msg
+        if len(self.answers) == self.expected:
+            self.finish()
+
+    def finish(self) -> None:
+        """Stop waiting: all answers are in, or the time is up (those missing are timeouts)."""
+        if not self.complete.done():
+            self.complete.set_result(None)
+
+
 class _Replies:
     def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.prefix = nc.new_inbox()
-        self.waiting: dict[str, asyncio.Future[Msg]] = {}
+        self.waiting: dict[str, _Awaited] = {}
         self.tokens = count(1)
         self.ready: asyncio.Task[Any] | None = None
 
@@ -39,9 +58,9 @@ class _Replies:
         await self.nc.subscribe(f"{self.prefix}.*", cb=self._answer)
 
     async def _answer(self, msg: Msg) -> None:
-        waiter = self.waiting.pop(msg.subject, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(msg)
+        awaited = self.waiting.pop(msg.subject, None)
+        if awaited is not None:
+            awaited.answer(msg.subject, msg)
 
 
 _replies: weakref.WeakKeyDictionary[Client, _Replies] = weakref.WeakKeyDictionary()
@@ -122,29 +141,33 @@ async def publish_all_acked(
     process between them."""
     replies = await _ready_replies(nc)
     loop = asyncio.get_running_loop()
-    sent: list[tuple[str, asyncio.Future[Msg]]] = []
+    awaited = _Awaited(loop, len(messages))
+    sent: list[str] = []
+    # One future for all the answers, awaited directly: each layer between an answer and the
+    # publisher (asyncio.wait's, wait_for's) costs a turn of the loop, long when it is busy.
+    timer = loop.call_later(timeout, awaited.finish)
     try:
         for subject, body, headers in messages:
             reply = f"{replies.prefix}.{next(replies.tokens)}"
-            waiter: asyncio.Future[Msg] = loop.create_future()
-            replies.waiting[reply] = waiter
-            sent.append((reply, waiter))
+            replies.waiting[reply] = awaited
+            sent.append(reply)
             if stream is not None:
                 headers = {**headers, EXPECTED_STREAM: stream}
             await nc.publish(subject, body, reply=reply, headers=headers)
         _send_now(nc)
-        await asyncio.wait([waiter for _, waiter in sent], timeout=timeout)
+        await awaited.complete
     finally:
-        for reply, _ in sent:
+        timer.cancel()
+        for reply in sent:
             replies.waiting.pop(reply, None)
     results: list[dict[str, Any] | Exception] = []
-    for _, waiter in sent:
-        if not waiter.done():
-            waiter.cancel()
+    for reply in sent:
+        answer = awaited.answers.get(reply)
+        if answer is None:
             results.append(TimeoutError("no acknowledgement"))
             continue
         try:
-            results.append(_ack_of(waiter.result()))
+            results.append(_ack_of(answer))
         except Exception as exc:  # handed back, one per message
             results.append(exc)
     return results
