@@ -131,21 +131,29 @@ async def test_a_partner_id_twice_in_a_batch_is_recorded_once_and_the_second_is_
     assert all(len(steps) == 1 for _, steps in appends), "ordered by the partner id: apart"
 
 
+def fail_first_append(monkeypatch, when) -> list[list[str]]:
+    """The first append that `when(learner_id, causes)` picks fails as if NATS were down;
+    returns the causes of the one that failed."""
+    failed: list[list[str]] = []
+    real = process.apply_steps
+
+    async def failing(ctx, district, learner_id, steps, *args, **kwargs):
+        causes = [step.cause for step in steps]
+        if not failed and when(learner_id, causes):
+            failed.append(causes)
+            raise ConnectionError("nats unavailable")
+        return await real(ctx, district, learner_id, steps, *args, **kwargs)
+
+    monkeypatch.setattr(process, "apply_steps", failing)
+    return failed
+
+
 async def test_a_failed_append_fails_each_of_its_submissions_and_a_retry_records_each_once(
     world, monkeypatch
 ):
     learner = await world.register("sis-1")
     await world.register("sis-2")
-    real = process.apply_steps
-    failed: list[int] = []
-
-    async def fail_once(ctx, district, learner_id, steps, *args, **kwargs):
-        if learner_id == learner and not failed:
-            failed.append(len(steps))
-            raise ConnectionError("nats unavailable")
-        return await real(ctx, district, learner_id, steps, *args, **kwargs)
-
-    monkeypatch.setattr(process, "apply_steps", fail_once)
+    failed = fail_first_append(monkeypatch, lambda learner_id, _: learner_id == learner)
     batch = [
         message(native("f-1", "sis-1", 0.5, day(0))),
         message(native("g-1", "sis-2", 0.5, day(0))),
@@ -153,7 +161,7 @@ async def test_a_failed_append_fails_each_of_its_submissions_and_a_retry_records
     ]
 
     first_try = await process.process_batch(world.ctx, batch)
-    assert failed == [2]
+    assert [len(causes) for causes in failed] == [2]
     assert isinstance(first_try[0], ConnectionError) and isinstance(first_try[2], ConnectionError)
     assert first_try[1] is None, "another learner's evidence does not wait"
     assert await world.events(learner) == []
@@ -161,3 +169,28 @@ async def test_a_failed_append_fails_each_of_its_submissions_and_a_retry_records
     assert await process.process_batch(world.ctx, [batch[0], batch[2]]) == [None, None]
     assert [e.source_id for e in await world.events(learner, "recorded")] == ["f-1", "f-2"]
     assert len(await world.events(learner, "mastery")) == 2
+
+
+async def test_a_failed_submission_holds_back_newer_ones_for_its_learner_until_retried(
+    world, monkeypatch
+):
+    learner = await world.register("sis-1")
+    await world.register("sis-2")
+    older = message(native("o-1", "sis-1", 0.2, day(0)))
+    newer = message(native("n-1", "sis-1", 0.9, day(1)))
+    other = message(native("x-1", "sis-2", 0.5, day(0)))
+    fail_first_append(
+        monkeypatch,
+        lambda _, causes: any(c.startswith(f"ingest/{older.sequence}/") for c in causes),
+    )
+
+    [first] = await process.process_batch(world.ctx, [older])
+    assert isinstance(first, ConnectionError)
+    held, elsewhere = await process.process_batch(world.ctx, [newer, other])
+    assert isinstance(held, process.DependencyFailed)
+    assert str(older.sequence) in str(held)
+    assert elsewhere is None, "another learner's evidence is not held back"
+
+    assert await process.process_batch(world.ctx, [older, newer]) == [None, None]
+    recorded = await world.events(learner, "recorded")
+    assert [e.source_id for e in recorded] == ["o-1", "n-1"], "the older one first"
