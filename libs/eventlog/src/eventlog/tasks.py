@@ -17,10 +17,11 @@ async def cancel_and_wait(
     tasks: Iterable[asyncio.Task[object]],
     *,
     timeout: float | None = None,
-    every: float = 0.25,
+    every: float = 1.0,
 ) -> set[asyncio.Task[object]]:
     """Cancel `tasks` and wait until they have ended, cancelling those still running again
-    every `every` seconds. Returns the tasks still running after `timeout` (none if None)."""
+    every `every` seconds (time enough for a task's own clean-up, which a second cancellation
+    would cut short). Returns the tasks still running after `timeout` (none if None)."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     running = {task for task in tasks if not task.done()}
