@@ -282,3 +282,48 @@ async def test_lost_acks_of_back_to_back_events_are_asked_again_and_stored_once(
 
     assert appended.sequences == (1, 2)
     assert await stream_count(js) == 2
+
+
+async def test_appends_made_while_the_server_restarts_are_stored_once_after_the_reconnect(
+    tmp_path,
+):
+    """An append published into a dead connection (its events written at once, ADR 1) lands
+    once the server is back: nats-py keeps what was published for the reconnect, and an append
+    whose acks do not come retries with the same ids. Nothing twice, the chain unbroken."""
+    from eventlog.connection import connect
+    from eventlog.embedded_nats import EmbeddedNats, free_port
+    from eventlog.stream_setup import ensure_streams
+    from shared_events.streams import ALL
+
+    server = EmbeddedNats(tmp_path / "nats", port=free_port())
+    server.start()
+    nc = await connect(server.url, name="restart-test")
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, ALL)
+        store = EventStore(js, publish_timeout=2.0)
+        first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
+
+        server.stop()
+        appending = asyncio.create_task(
+            store.append(
+                ALICE,
+                [recorded("learner-a", 2), recorded("learner-a", 3)],
+                expected=first.last_sequence,
+                prevhash=first.last_hash,
+            )
+        )
+        await asyncio.sleep(0.5)  # published into a dead connection
+        server.start()
+        await asyncio.wait_for(appending, timeout=30)
+
+        events = await store.read(ALICE)
+        assert [e.envelope.data.evidence_id for e in events] == [
+            "ev-learner-a-1",
+            "ev-learner-a-2",
+            "ev-learner-a-3",
+        ]
+        assert verify_chain((e.sequence, e.body) for e in events).intact
+    finally:
+        await nc.close()
+        server.stop()
