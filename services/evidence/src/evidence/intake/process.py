@@ -472,7 +472,6 @@ class Planned:
     row: dict[str, Any] | None
     step: Step | None = None
     timeline: tuple[str, str] = ("", "")  # district, learner
-    held: bool = False
     voided: dict[str, Any] | None = None  # the row of the evidence it voids
     duplicate_of: str | None = None  # a duplicate: the evidence id it was recorded under
 
@@ -524,14 +523,13 @@ def _plan(
         else:
             event = EvidenceHeld(**common)
             planned.step = Step(cause, _once(eid, event))
-            planned.held = True
         planned.timeline = (resolved.district, resolved.learner_id)
         row |= {
             "evidence_id": eid,
             "learner_id": resolved.learner_id,
             "district": resolved.district,
             "competency_id": resolved.competency_id,
-            "status": "held" if planned.held else "recorded",
+            "status": "recorded" if isinstance(event, EvidenceRecorded) else "held",
         }
     elif isinstance(parsed, Voiding):
         voided = batch.seen((partner, parsed.voided_source_id))
@@ -564,9 +562,9 @@ async def _append(ctx: EvidenceContext, batch: Batch, planned: Sequence[Planned]
             runs.append([one])
     for run in runs:
         district, learner_id = run[0].timeline
-        steps = [one.step for one in run if one.step is not None]
+        steps = [one.step for one in run if one.step]
         await apply_steps(ctx, district, learner_id, steps, batch.reference)
-        held = [one for one in run if one.held]
+        held = [one for one in run if one.row is not None and one.row["status"] == "held"]
         if held and await learner_status(ctx, learner_id) == "active":
             # Registered while this was being held: the release may already have run.
             assert held[0].step is not None
