@@ -474,22 +474,20 @@ async def test_xapi_statements_are_queried_by_agent_verb_activity_and_time_page_
     assert "since" in bad.json()["detail"]
 
 
-async def test_a_failed_bookkeeping_write_is_done_again_on_redelivery(world, monkeypatch):
-    """The database refuses a batch's bookkeeping once: the redelivered submission records
-    nothing new, and its partner id is then known for good (a changed resend conflicts)."""
-    from evidence.intake import process
-
+async def test_a_failed_bookkeeping_write_is_tried_again(world, monkeypatch):
+    """The database refuses the bookkeeping once: the write is tried again, nothing is
+    recorded twice, and the partner id is then known for good (a changed resend conflicts)."""
     learner = await world.register("sis-1")
-    real = process._write
+    real = world.ctx.notes.write
     refused: list[int] = []
 
-    async def write_once_refused(ctx, batch):
+    async def write_once_refused(session, many):
         if not refused:
-            refused.append(len(batch.source_rows))
+            refused.append(len(many))
             raise ConnectionError("database unavailable")
-        await real(ctx, batch)
+        await real(session, many)
 
-    monkeypatch.setattr(process, "_write", write_once_refused)
+    monkeypatch.setattr(world.ctx.notes, "write", write_once_refused)
     body = native("w-1", "sis-1", 0.8, DAY)
     await world.publish("native", body)
     await world.until(lambda: world.events(learner, "mastery"))

@@ -4,6 +4,7 @@ submission for two learners, a partner id seen twice) keeps them apart. Real NAT
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -11,7 +12,7 @@ from itertools import count
 import pytest
 
 from eventlog.stored import RawStored
-from evidence.intake import process
+from evidence.intake import process, settle
 from shared_events.events.evidence import EvidenceRecorded, MasteryDecided
 
 from .evidence_world import GEO, PARTNER, native
@@ -40,13 +41,13 @@ def day(n: int) -> str:
 def appends(monkeypatch):
     """The steps of every append the intake makes, per learner, in order."""
     made: list[tuple[str, list[str]]] = []
-    real = process.apply_steps
+    real = settle.apply_steps
 
     async def counted(ctx, district, learner_id, steps, *args, **kwargs):
         made.append((learner_id, [step.cause for step in steps]))
         return await real(ctx, district, learner_id, steps, *args, **kwargs)
 
-    monkeypatch.setattr(process, "apply_steps", counted)
+    monkeypatch.setattr(settle, "apply_steps", counted)
     return made
 
 
@@ -131,66 +132,108 @@ async def test_a_partner_id_twice_in_a_batch_is_recorded_once_and_the_second_is_
     assert all(len(steps) == 1 for _, steps in appends), "ordered by the partner id: apart"
 
 
-def fail_first_append(monkeypatch, when) -> list[list[str]]:
-    """The first append that `when(learner_id, causes)` picks fails as if NATS were down;
-    returns the causes of the one that failed."""
+def failing_appends(monkeypatch, when, error=ConnectionError("nats unavailable"), times=1):
+    """The first `times` appends that `when(learner_id, causes)` picks fail with `error`
+    (by default as if NATS were down); returns the causes of those that failed."""
     failed: list[list[str]] = []
-    real = process.apply_steps
+    real = settle.apply_steps
 
     async def failing(ctx, district, learner_id, steps, *args, **kwargs):
         causes = [step.cause for step in steps]
-        if not failed and when(learner_id, causes):
+        if len(failed) < times and when(learner_id, causes):
             failed.append(causes)
-            raise ConnectionError("nats unavailable")
+            raise error
         return await real(ctx, district, learner_id, steps, *args, **kwargs)
 
-    monkeypatch.setattr(process, "apply_steps", failing)
+    monkeypatch.setattr(settle, "apply_steps", failing)
     return failed
 
 
-async def test_a_failed_append_fails_each_of_its_submissions_and_a_retry_records_each_once(
+async def test_a_failed_append_is_tried_again_alone_and_records_each_submission_once(
     world, monkeypatch
 ):
     learner = await world.register("sis-1")
-    await world.register("sis-2")
-    failed = fail_first_append(monkeypatch, lambda learner_id, _: learner_id == learner)
+    other = await world.register("sis-2")
+    failed = failing_appends(monkeypatch, lambda learner_id, _: learner_id == learner, times=2)
     batch = [
         message(native("f-1", "sis-1", 0.5, day(0))),
         message(native("g-1", "sis-2", 0.5, day(0))),
         message(native("f-2", "sis-1", 0.8, day(1))),
     ]
 
-    first_try = await process.process_batch(world.ctx, batch)
-    assert [len(causes) for causes in failed] == [2]
-    assert isinstance(first_try[0], ConnectionError) and isinstance(first_try[2], ConnectionError)
-    assert first_try[1] is None, "another learner's evidence does not wait"
-    assert await world.events(learner) == []
-
-    assert await process.process_batch(world.ctx, [batch[0], batch[2]]) == [None, None]
+    assert await process.process_batch(world.ctx, batch) == [None, None, None]
+    assert [len(causes) for causes in failed] == [2, 2], "the learner's run, tried again"
     assert [e.source_id for e in await world.events(learner, "recorded")] == ["f-1", "f-2"]
     assert len(await world.events(learner, "mastery")) == 2
+    assert [e.source_id for e in await world.events(other, "recorded")] == ["g-1"]
+    assert await process.process_batch(world.ctx, batch) == [None, None, None]
+    assert len(await world.events(learner)) == 4, "a redelivery appends nothing"
 
 
-async def test_a_failed_submission_holds_back_newer_ones_for_its_learner_until_retried(
+async def test_while_one_learners_append_fails_another_learners_evidence_is_recorded(
     world, monkeypatch
 ):
+    learner = await world.register("sis-1")
+    other = await world.register("sis-2")
+    real = settle.apply_steps
+    seen_other_recorded: list[bool] = []
+
+    async def down_until_the_other_is_recorded(ctx, district, learner_id, steps, *a, **kw):
+        if learner_id == learner and not seen_other_recorded:
+            if await world.events(other, "recorded"):
+                seen_other_recorded.append(True)
+            raise ConnectionError("nats unavailable")
+        return await real(ctx, district, learner_id, steps, *a, **kw)
+
+    monkeypatch.setattr(settle, "apply_steps", down_until_the_other_is_recorded)
+    batch = [
+        message(native("s-1", "sis-1", 0.5, day(0))),
+        message(native("t-1", "sis-2", 0.5, day(0))),
+    ]
+    assert await process.process_batch(world.ctx, batch) == [None, None]
+    assert seen_other_recorded == [True]
+    assert [e.source_id for e in await world.events(learner, "recorded")] == ["s-1"]
+
+
+async def test_a_submission_that_breaks_its_own_processing_is_rejected_alone(world, monkeypatch):
+    learner = await world.register("sis-1")
+    bad = message(native("b-2", "sis-1", 0.6, day(1)))
+    failing_appends(
+        monkeypatch,
+        lambda _, causes: any(c.startswith(f"ingest/{bad.sequence}/") for c in causes),
+        error=ValueError("cannot encode this"),
+        times=10,
+    )
+    batch = [
+        message(native("b-1", "sis-1", 0.5, day(0))),
+        bad,
+        message(native("b-3", "sis-1", 0.7, day(2))),
+    ]
+
+    assert await process.process_batch(world.ctx, batch) == [None, None, None]
+    assert [e.source_id for e in await world.events(learner, "recorded")] == ["b-1", "b-3"]
+    [rejected] = await world.rejections()
+    assert rejected.ingest_sequence == bad.sequence
+    assert rejected.field == "body"
+    assert "could not be processed: ValueError: cannot encode this" in rejected.rule
+
+
+async def test_a_failing_submission_holds_back_newer_ones_of_its_learner_only(world, monkeypatch):
     learner = await world.register("sis-1")
     await world.register("sis-2")
     older = message(native("o-1", "sis-1", 0.2, day(0)))
     newer = message(native("n-1", "sis-1", 0.9, day(1)))
     other = message(native("x-1", "sis-2", 0.5, day(0)))
-    fail_first_append(
+    failing_appends(
         monkeypatch,
         lambda _, causes: any(c.startswith(f"ingest/{older.sequence}/") for c in causes),
+        times=3,
     )
 
-    [first] = await process.process_batch(world.ctx, [older])
-    assert isinstance(first, ConnectionError)
-    held, elsewhere = await process.process_batch(world.ctx, [newer, other])
-    assert isinstance(held, process.DependencyFailed)
-    assert str(older.sequence) in str(held)
-    assert elsewhere is None, "another learner's evidence is not held back"
-
-    assert await process.process_batch(world.ctx, [older, newer]) == [None, None]
+    first, second = await asyncio.gather(
+        process.process_batch(world.ctx, [older]),
+        process.process_batch(world.ctx, [newer, other]),
+    )
+    assert first == [None] and second == [None, None]
     recorded = await world.events(learner, "recorded")
     assert [e.source_id for e in recorded] == ["o-1", "n-1"], "the older one first"

@@ -15,6 +15,14 @@ The handler returns one result per message: None to acknowledge it, or the excep
 failed it — NAKed with the retry policy's backoff, parked after the last delivery. After a
 failure nothing new is fetched until the failed message is due again, so it comes back ahead of
 the messages behind it (JetStream hands out redeliveries before new messages).
+
+A consumer that is not `exclusive` has no lease: every replica fetches from it, and the handler
+keeps order within its own process. Either way, messages in hand are kept from redelivery by
+progress notices (`in_progress`) every third of `ack_wait`, so `ack_wait` can be short and a
+dead replica's messages come back within seconds; a message delivered again while this process
+still has it in hand (after a broker restart) is not handed over twice, and is acknowledged with
+the first. On its last failed delivery, a message is handed to `on_parked` (to record a verdict)
+before it is parked.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ _tracer = tracer(__name__)
 REQUEUE_MARGIN = 0.5  # seconds
 
 BatchHandler = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
+ParkedHandler = Callable[[RawStored, str], Awaitable[None]]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -103,6 +112,8 @@ class BatchConsumer:
         lease_ttl: float = 10.0,
         poll: float = 1.0,
         description: str = "",
+        exclusive: bool = True,
+        on_parked: ParkedHandler | None = None,
     ) -> None:
         self.spec = ConsumerSpec(
             name=name,
@@ -113,6 +124,8 @@ class BatchConsumer:
             description=description or f"batch consumer {name}",
         )
         self.handler = handler
+        self.exclusive = exclusive
+        self.on_parked = on_parked
         self.batch = batch
         self.depth = depth
         self.lease_ttl = lease_ttl
@@ -122,6 +135,7 @@ class BatchConsumer:
         self._stopping = asyncio.Event()
         self._engine: AsyncEngine | None = None
         self._resume_at = 0.0
+        self._in_hand: dict[int, list[Msg]] = {}  # stream sequence → its deliveries in hand
 
     async def start(
         self,
@@ -135,8 +149,9 @@ class BatchConsumer:
         self.lease_ttl = lease_ttl or self.lease_ttl
         await ensure_consumer(js, self.spec)
         self._engine = engine
-        holder = f"{self.spec.name}-{uuid.uuid4().hex[:8]}"
-        self.lease = Lease(js, self.spec.name, holder, ttl=self.lease_ttl)
+        if self.exclusive:
+            holder = f"{self.spec.name}-{uuid.uuid4().hex[:8]}"
+            self.lease = Lease(js, self.spec.name, holder, ttl=self.lease_ttl)
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(js), name=f"batch {self.spec.name}")
 
@@ -160,9 +175,9 @@ class BatchConsumer:
         return self._task is not None and not self._task.done()
 
     async def _run(self, js: JetStreamContext) -> None:
-        assert self.lease is not None
         sub = await js.pull_subscribe_bind(self.spec.name, stream=self.spec.stream)
         running: set[asyncio.Task[None]] = set()
+        heartbeat = asyncio.create_task(self._keep_in_hand(), name=f"{self.spec.name} progress")
 
         def reap() -> None:
             for task in [t for t in running if t.done()]:
@@ -182,7 +197,7 @@ class BatchConsumer:
                     await self._pause(self.lease_ttl / 4)
                     continue
                 if not held:
-                    held = True
+                    held = True  # a lease just taken, or (not exclusive) the first fetch
                     await self._take_over(js)
                     continue
                 wait = self._resume_at - asyncio.get_running_loop().time()
@@ -207,8 +222,9 @@ class BatchConsumer:
                     held_back = msgs
                     continue
                 held_back = []
-                msgs.sort(key=lambda m: m.metadata.sequence.stream)
-                running.add(asyncio.create_task(self._handle(msgs)))
+                msgs = self._new_in_hand(msgs)
+                if msgs:
+                    running.add(asyncio.create_task(self._handle(msgs)))
             if running:
                 await asyncio.wait(running)
         except BaseException:
@@ -216,8 +232,30 @@ class BatchConsumer:
                 task.cancel()  # dying: the batches in hand are dropped, unacknowledged
             raise
         finally:
+            heartbeat.cancel()
+            self._in_hand.clear()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    def _new_in_hand(self, msgs: list[Msg]) -> list[Msg]:
+        """The fetched messages not already in hand, in log order; a second delivery of one in
+        hand is kept with it, to be answered with it."""
+        new = []
+        for msg in sorted(msgs, key=lambda m: m.metadata.sequence.stream):
+            deliveries = self._in_hand.setdefault(msg.metadata.sequence.stream, [])
+            deliveries.append(msg)
+            if len(deliveries) == 1:
+                new.append(msg)
+        return new
+
+    async def _keep_in_hand(self) -> None:
+        """Tell the server, every third of ack_wait, that the messages in hand are being
+        worked on, so only a dead process's messages are delivered again."""
+        while True:
+            await asyncio.sleep(self.spec.retry.ack_wait / 3)
+            for deliveries in list(self._in_hand.values()):
+                with contextlib.suppress(Exception):  # disconnected: redelivery will tell
+                    await deliveries[-1].in_progress()
 
     async def _take_over(self, js: JetStreamContext) -> None:
         """Having just taken the lease, wait until what a previous holder had in hand is
@@ -225,7 +263,7 @@ class BatchConsumer:
         loop = asyncio.get_running_loop()
         ack_wait = self.spec.retry.ack_wait
         # Past ack_wait, with a margin for the server's own check of what is overdue.
-        deadline = loop.time() + ack_wait + max(1.0, ack_wait / 4)
+        deadline = loop.time() + ack_wait + REQUEUE_MARGIN
         while not self._stopping.is_set() and loop.time() < deadline:
             try:
                 info = await js.consumer_info(self.spec.stream, self.spec.name)
@@ -238,8 +276,10 @@ class BatchConsumer:
         log.info("%s: a previous holder's messages are due again; taking over", self.spec.name)
 
     async def _hold(self) -> bool:
-        """Hold the lease, renewing it once a third of its time has passed."""
-        assert self.lease is not None
+        """Hold the lease, renewing it once a third of its time has passed (always, when the
+        consumer is not exclusive)."""
+        if self.lease is None:
+            return True
         try:
             if self.lease.held and self.lease.remaining > self.lease_ttl * 2 / 3:
                 return True
@@ -268,10 +308,14 @@ class BatchConsumer:
             except Exception as exc:
                 results = [exc] * len(msgs)
         for msg, result in zip(msgs, results, strict=True):
+            deliveries = self._in_hand.pop(msg.metadata.sequence.stream, [msg])
+            for delivery in deliveries[:-1]:  # superseded by the last delivery
+                with contextlib.suppress(Exception):
+                    await delivery.ack()
             if result is None:
-                await msg.ack()
+                await deliveries[-1].ack()
             else:
-                await self._failed(msg, result)
+                await self._failed(deliveries[-1], result)
 
     async def _failed(self, msg: Msg, exc: Exception) -> None:
         deliveries = msg.metadata.num_delivered
@@ -290,6 +334,13 @@ class BatchConsumer:
                 reason_of(exc),
             )
             return
+        if self.on_parked is not None:
+            try:
+                await self.on_parked(RawStored.from_msg(msg), reason_of(exc))
+            except Exception as hook_failed:
+                log.warning("%s: could not record a verdict: %s", self.spec.name, hook_failed)
+                await msg.nak(delay=retry.delay(deliveries))
+                return
         async with sessions(self._engine)() as session, session.begin():
             await park(session, self.spec.name, msg, reason_of(exc))
         await msg.ack()

@@ -116,7 +116,7 @@ class Service:
             await batch.start(
                 self._js,
                 self._engine,
-                ack_wait=self.settings.handler_ack_wait,
+                ack_wait=self.settings.batch_ack_wait,
                 lease_ttl=self.settings.lease_ttl,
             )
         self._tasks = [
@@ -189,7 +189,7 @@ class Service:
         checks["projectors"] = lags
         if self.parts.batches:
             checks["leases"] = {
-                b.spec.name: "held" if b.lease and b.lease.held else "standby"
+                b.spec.name: "shared" if b.lease is None else "held" if b.lease.held else "standby"
                 for b in self.parts.batches
             }
         bound = self.settings.ready_max_lag

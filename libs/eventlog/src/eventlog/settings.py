@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         30.0, description="seconds before an unacknowledged handler message is redelivered"
     )
 
+    batch_ack_wait: float = Field(
+        3.0,
+        description="seconds before a batch consumer's message is delivered again if no progress "
+        "is heard of it (a live replica reports progress every third of this): how soon a dead "
+        "replica's messages are taken up by another",
+    )
     lease_ttl: float = Field(
         10.0,
         description="seconds a replica holds a batch consumer's lease without renewing it; "

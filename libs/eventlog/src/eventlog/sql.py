@@ -120,3 +120,20 @@ async def put_row(
 async def delete_rows(session: AsyncSession, table: Table, **key: object) -> None:
     match = and_(*(table.c[name] == value for name, value in key.items()))
     await session.execute(delete(table).where(match))
+
+
+async def insert_new(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """Insert `rows`, leaving alone any whose primary key is already there: a redelivered input
+    notes again what it noted before, and that must be harmless."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    else:  # pragma: no cover - the two databases the project supports
+        raise NotImplementedError(f"insert_new: no conflict clause for {dialect}")
+    await session.execute(dialect_insert(table).on_conflict_do_nothing(), list(rows))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from eventlog.group_commit import GroupCommit
 from eventlog.sealing import Pseudonyms
 from eventlog.service import ServiceBound
 from evidence.domain.learner_evidence import LearnerEvidence
 
 if TYPE_CHECKING:
+    from evidence.intake.bookkeeping import Notes
     from evidence.intake.resolve import Reference
 
 READ_MODELS = ("evidence-learners", "evidence-competencies", "evidence-settings")
@@ -26,19 +28,6 @@ class KnownTimeline:
     last_hash: str | None
 
 
-@dataclass
-class InFlight:
-    """The intake's batches still running: the last submission per ordering key, the partner
-    ids carried out but not yet written, and the last batch's bookkeeping write."""
-
-    last: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    written: asyncio.Future[None] | None = None
-    failed: dict[str, tuple[int, float]] = field(default_factory=dict)
-    """Ordering key → (INGEST sequence of a submission that failed, until when it holds back
-    newer submissions with that key): until it is retried, or long enough for its retries."""
-
-
 class EvidenceContext(ServiceBound):
     def __init__(self, pseudonym_secret: bytes, cached_learners: int = 10_000) -> None:
         self.ids = Pseudonyms(pseudonym_secret)
@@ -50,7 +39,12 @@ class EvidenceContext(ServiceBound):
         # Districts, competencies, alignments and policies as last read (see intake.resolve).
         self.reference: Reference | None = None
         self._rejection_locks: dict[str, asyncio.Lock] = {}
-        self.in_flight = InFlight()
+        from evidence.intake import bookkeeping
+        from evidence.intake.order import Order
+
+        # The intake's ordering keys in flight, and its notes committed many runs at a time.
+        self.order = Order()
+        self.notes: GroupCommit[Notes] = GroupCommit(bookkeeping.write)
 
     def rejection_lock(self, partner: str) -> asyncio.Lock:
         """Rejections of one partner are appended one at a time (their log is a hash chain)."""

@@ -1,5 +1,5 @@
-"""Subscribers of the evidence service: partner submissions in (a batch at a time, by the
-replica holding the intake lease), registrations releasing held evidence."""
+"""Subscribers of the evidence service: partner submissions in (a batch at a time, on every
+replica), registrations releasing held evidence."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
 from eventlog.stored import RawStored, StoredEvent
 from evidence.context import EvidenceContext
-from evidence.intake.process import process_batch, release_held
+from evidence.intake.process import process_batch, reject_unprocessable
+from evidence.intake.settle import release_held
 from shared_events.events.profiles import LearnerRegistered
 
 INTAKE_BATCH = 256
@@ -35,6 +36,10 @@ def build_intake(ctx: EvidenceContext) -> BatchConsumer:
         """Every partner submission: recorded, held, voided or rejected with its reason."""
         return await process_batch(ctx, batch)
 
+    async def on_parked(message: RawStored, reason: str) -> None:
+        """A submission that failed every delivery still gets its verdict."""
+        await reject_unprocessable(ctx, message, reason)
+
     return BatchConsumer(
         "evidence-ingest",
         stream="INGEST",
@@ -42,5 +47,7 @@ def build_intake(ctx: EvidenceContext) -> BatchConsumer:
         handler=on_submissions,
         batch=INTAKE_BATCH,
         depth=2,
-        description="evidence intake: partner submissions, a batch at a time, by the lease holder",
+        exclusive=False,
+        on_parked=on_parked,
+        description="evidence intake: partner submissions, a batch at a time, every replica",
     )

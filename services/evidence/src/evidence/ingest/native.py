@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evidence.ingest.json_body import loaded, no_constant, unique_keys
 from evidence.ingest.observation import LearnerRef, Observation, Parsed, Rejection
 
 
@@ -55,10 +56,11 @@ NATIVE_SCHEMA: dict[str, Any] = NativeEvidence.model_json_schema()
 
 def parse_native(body: bytes, *, received_at: datetime) -> list[Parsed]:
     """All items or none: the first invalid one raises a Rejection naming `[i].field`."""
-    try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejection("body", f"not JSON ({exc.__class__.__name__})") from None
+    raw = loaded(
+        lambda: json.loads(
+            body.decode("utf-8"), object_pairs_hook=unique_keys, parse_constant=no_constant
+        )
+    )
     items = raw if isinstance(raw, list) else [raw]
     batch = isinstance(raw, list)
     parsed: list[Parsed] = []

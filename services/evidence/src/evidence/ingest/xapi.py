@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from evidence.ingest.json_body import loaded
 from evidence.ingest.observation import (
     LearnerRef,
     NoEvidence,
@@ -101,10 +102,7 @@ def _json(body: bytes) -> Any:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Rejection("body", "must be JSON encoded as UTF-8") from None
-    try:
-        return read_json(text)
-    except ValueError as exc:
-        raise Rejection("body", f"not JSON ({exc})") from None
+    return loaded(lambda: read_json(text))
 
 
 def _meaning(statement: Mapping[str, Any], source_id: str, received_at: datetime) -> Parsed:

@@ -2,10 +2,15 @@
 outcome of each INGEST message, which the HTTP ingest routes wait for.
 
 Both are written after the events they describe are in the log; a crash in between is mended
-by redelivery, because every event the intake appends has an id derived from its input.
+by redelivery, because every event the intake appends has an id derived from its input. Writing
+the same notes twice (a redelivered submission, a retried transaction) changes nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,9 +24,13 @@ from sqlalchemy import (
     Table,
     func,
     select,
+    tuple_,
+    update,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from eventlog.sql import in_chunks, insert_new, sessions
 
 metadata = MetaData()
 
@@ -78,6 +87,21 @@ async def source(session: AsyncSession, partner: str, source_id: str) -> RowMapp
     return (await session.execute(query)).mappings().first()
 
 
+async def known_sources(
+    engine: AsyncEngine, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The rows of these partner ids that are already noted."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    if not wanted:
+        return found
+    async with sessions(engine)() as session:
+        for chunk in in_chunks(sorted(wanted)):
+            key = tuple_(sources.c.partner, sources.c.source_id)
+            for row in (await session.execute(select(sources).where(key.in_(chunk)))).mappings():
+                found[(row["partner"], row["source_id"])] = dict(row)
+    return found
+
+
 async def outcome(session: AsyncSession, ingest_sequence: int) -> RowMapping | None:
     query = select(outcomes).where(outcomes.c.ingest_sequence == ingest_sequence)
     return (await session.execute(query)).mappings().first()
@@ -89,3 +113,38 @@ async def reached(session: AsyncSession, ingest_sequences: list[int]) -> set[int
         outcomes.c.ingest_sequence.in_(ingest_sequences)
     )
     return set((await session.scalars(query)).all())
+
+
+@dataclass
+class Notes:
+    """What the intake notes once some submissions' events are in the log."""
+
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    voided: list[tuple[str, str]] = field(default_factory=list)  # partner, source id
+    released: list[str] = field(default_factory=list)  # evidence ids no longer held
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def write(session: AsyncSession, many: Sequence[Notes]) -> None:
+    """Write `many` notes in the caller's transaction; rows already there are left alone."""
+    await insert_new(session, sources, [row for notes in many for row in notes.sources])
+    await insert_new(session, statements, [row for notes in many for row in notes.statements])
+    for partner, source_id in [pair for notes in many for pair in notes.voided]:
+        await session.execute(
+            update(sources)
+            .where((sources.c.partner == partner) & (sources.c.source_id == source_id))
+            .values(status="voided")
+        )
+        await session.execute(
+            update(statements)
+            .where((statements.c.partner == partner) & (statements.c.statement_id == source_id))
+            .values(voided=True)
+        )
+    released = [eid for notes in many for eid in notes.released]
+    if released:
+        await session.execute(
+            update(sources).where(sources.c.evidence_id.in_(released)).values(status="recorded")
+        )
+    rows = [{"field": None, "rule": None} | row for notes in many for row in notes.outcomes]
+    await insert_new(session, outcomes, rows)

@@ -1,0 +1,59 @@
+"""Rows from many concurrent units of work, written in few transactions.
+
+Each unit hands its rows over and waits until they are committed. Whatever arrives while a
+transaction is being written goes into the next one, so under load a transaction carries many
+units' rows and when idle it carries one. If a transaction fails, every unit in it gets the
+error and retries on its own (the write must be idempotent): one unit's failure is never made
+permanent for another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from eventlog.sql import sessions
+
+T = TypeVar("T")
+
+Write = Callable[[AsyncSession, Sequence[T]], Awaitable[None]]
+
+
+class GroupCommit(Generic[T]):
+    def __init__(self, write: Write[T]) -> None:
+        self.write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def commit(self, engine: AsyncEngine, item: T) -> None:
+        """Return once `item` is committed (or raise what failed its transaction)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(engine))
+        await done
+
+    async def _write_all(self, engine: AsyncEngine) -> None:
+        while self._waiting:
+            taken, self._waiting = self._waiting, []
+            try:
+                async with sessions(engine)() as session, session.begin():
+                    await self.write(session, [item for item, _ in taken])
+            except BaseException as exc:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("stopped")
+                        )
+                if not isinstance(exc, Exception):
+                    for _, done in self._waiting:
+                        done.set_exception(RuntimeError("stopped"))
+                    self._waiting = []
+                    raise
+                continue
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
