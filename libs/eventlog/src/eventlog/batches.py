@@ -143,12 +143,16 @@ class BatchConsumer:
         engine: AsyncEngine,
         ack_wait: float | None = None,
         lease_ttl: float | None = None,
+        reconnects: Callable[[], int] = lambda: 0,
     ) -> None:
+        """Start fetching. `reconnects()` counts the connection's reconnects: after one, what
+        the server had sent and this process never got is let come back first."""
         if ack_wait is not None:
             self.spec = replace(self.spec, retry=replace(self.spec.retry, ack_wait=ack_wait))
         self.lease_ttl = lease_ttl or self.lease_ttl
         await ensure_consumer(js, self.spec)
         self._engine = engine
+        self._reconnects = reconnects
         if self.exclusive:
             holder = f"{self.spec.name}-{uuid.uuid4().hex[:8]}"
             self.lease = Lease(js, self.spec.name, holder, ttl=self.lease_ttl)
@@ -186,6 +190,7 @@ class BatchConsumer:
 
         held = False
         held_back: list[Msg] = []
+        reconnects = self._reconnects()
         try:
             while not self._stopping.is_set():
                 reap()
@@ -196,8 +201,11 @@ class BatchConsumer:
                     held = False
                     await self._pause(self.lease_ttl / 4)
                     continue
-                if not held:
-                    held = True  # a lease just taken, or (not exclusive) the first fetch
+                if not held or reconnects != self._reconnects():
+                    # A lease just taken, the first fetch, or the first since a reconnect:
+                    # messages sent before (to a dead holder, or lost with the connection)
+                    # come back ahead of anything newer.
+                    held, reconnects = True, self._reconnects()
                     await self._take_over(js)
                     continue
                 wait = self._resume_at - asyncio.get_running_loop().time()
@@ -258,8 +266,8 @@ class BatchConsumer:
                     await deliveries[-1].in_progress()
 
     async def _take_over(self, js: JetStreamContext) -> None:
-        """Having just taken the lease, wait until what a previous holder had in hand is
-        acknowledged or due again (`ack_wait`), so it is handled before anything newer."""
+        """Wait until nothing is awaiting acknowledgement but what this process has in hand,
+        or until the rest is due again (`ack_wait`), so it is handled before anything newer."""
         loop = asyncio.get_running_loop()
         ack_wait = self.spec.retry.ack_wait
         # Past ack_wait, with a margin for the server's own check of what is overdue.
@@ -270,7 +278,7 @@ class BatchConsumer:
             except Exception as exc:
                 log.warning("%s: consumer info failed: %s", self.spec.name, reason_of(exc))
                 info = None
-            if info is not None and not info.num_ack_pending:
+            if info is not None and (info.num_ack_pending or 0) <= len(self._in_hand):
                 return
             await self._pause(min(0.5, deadline - loop.time()))
         log.info("%s: a previous holder's messages are due again; taking over", self.spec.name)

@@ -106,6 +106,13 @@ class EmbeddedNats:
         self.stop()
         raise TimeoutError(f"nats-server did not listen on {self.url} within {timeout}s")
 
+    def kill(self) -> None:
+        """End the server as a crash would (SIGKILL): no flush, no goodbye to clients."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

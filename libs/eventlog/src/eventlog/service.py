@@ -118,6 +118,7 @@ class Service:
                 self._engine,
                 ack_wait=self.settings.batch_ack_wait,
                 lease_ttl=self.settings.lease_ttl,
+                reconnects=self._reconnects,
             )
         self._tasks = [
             asyncio.create_task(job(), name=f"{name} {getattr(job, '__name__', 'task')}")
@@ -127,6 +128,9 @@ class Service:
             heap.settle(self.settings.gc_threshold)
             self._settled = True
         log.info("%s started", name)
+
+    def _reconnects(self) -> int:
+        return int(self._nc.stats["reconnects"]) if self._nc is not None else 0
 
     async def stop(self) -> None:
         """Stop consuming, then close connections; a step that hangs is logged and skipped so
