@@ -131,8 +131,7 @@ async def publish_all(nc: Client, schedule: Schedule, server: EmbeddedNats | Non
     """Publish every submission until acknowledged; kill the server at the schedule's points
     (when given one) and start it again on the same store."""
     js = nc.jetstream()
-    acknowledged = 0
-    for submission in schedule.submissions:
+    for acknowledged, submission in enumerate(schedule.submissions, start=1):
         body = json.dumps(submission).encode()
         while True:
             try:
@@ -142,7 +141,6 @@ async def publish_all(nc: Client, schedule: Schedule, server: EmbeddedNats | Non
                 break
             except Exception:
                 await asyncio.sleep(0.2)  # the server is down: publish again, same id
-        acknowledged += 1
         if server is not None and acknowledged in schedule.kills:
             server.kill()
             await asyncio.sleep(schedule.downtimes[schedule.kills.index(acknowledged)])
@@ -175,9 +173,9 @@ async def settled(apps: dict, nc: Client) -> dict[str, list[tuple[str, str]]]:
 
 
 async def learner_logs(nc: Client) -> dict[str, list[tuple[str, str]]]:
-    """Per learner and stream, the (type, id) of their events in log order; for
-    notifications, the queued ones in order and the deliveries (which happen when they
-    happen, interleaved with what is queued meanwhile) as a set."""
+    """Per learner and stream, the (type, id) of their events in log order; notifications
+    as a sorted list: they are queued by two consumers (mastery decisions, pathway events)
+    and delivered when they are, so only what they are is fixed, not how they interleave."""
     js = nc.jetstream()
     logs: dict[str, list[tuple[str, str]]] = {}
     for stream in LOGS:
@@ -191,11 +189,7 @@ async def learner_logs(nc: Client) -> dict[str, list[tuple[str, str]]]:
                 continue  # the district's settings, written once by the setup
             envelope = decode(msg.data)
             logs.setdefault(f"{stream}/{learner}", []).append((envelope.type, envelope.id))
-    for key, events in logs.items():
-        if key.startswith("NOTIFICATIONS/"):
-            queued = [e for e in events if e[0] == "notifications.notification_queued"]
-            logs[key] = queued + sorted(e for e in events if e not in queued)
-    return logs
+    return {k: sorted(v) if k.startswith("NOTIFICATIONS/") else v for k, v in logs.items()}
 
 
 async def run(root: Path, schedule: Schedule, kill: bool, running_app, bearer, state: Path):
