@@ -132,11 +132,12 @@ async def test_a_partner_id_twice_in_a_batch_is_recorded_once_and_the_second_is_
     assert all(len(steps) == 1 for _, steps in appends), "ordered by the partner id: apart"
 
 
-def failing_appends(monkeypatch, when, error=ConnectionError("nats unavailable"), times=1):
+def failing_appends(monkeypatch, when, error: Exception | None = None, times=1):
     """The first `times` appends that `when(learner_id, causes)` picks fail with `error`
     (by default as if NATS were down); returns the causes of those that failed."""
     failed: list[list[str]] = []
     real = settle.apply_steps
+    error = error or ConnectionError("nats unavailable")
 
     async def failing(ctx, district, learner_id, steps, *args, **kwargs):
         causes = [step.cause for step in steps]

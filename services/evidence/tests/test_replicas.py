@@ -12,8 +12,7 @@ import pytest
 
 from evidence.app import create_app
 from evidence.domain.learner_evidence import LearnerEvidence, decide, evolve
-from evidence.domain.policies import DEFAULT_POLICY
-from evidence.domain.policies import Scored, rollup
+from evidence.domain.policies import DEFAULT_POLICY, Scored, rollup
 from evidence.intake import settle as intake
 from shared_events.events.evidence import EvidenceRecorded, MasteryDecided
 

@@ -33,7 +33,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from eventlog.consumers import ConsumerSpec, ensure_consumer
 from eventlog.lease import Lease
 from eventlog.redelivery import RetryPolicy, park, reason_of
+from eventlog.sharing import FairShare, Partition
 from eventlog.sql import sessions
 from eventlog.stored import RawStored
 from eventlog.telemetry import tracer
@@ -114,6 +115,8 @@ class BatchConsumer:
         description: str = "",
         exclusive: bool = True,
         on_parked: ParkedHandler | None = None,
+        partition: Partition | None = None,
+        share: FairShare | None = None,
     ) -> None:
         self.spec = ConsumerSpec(
             name=name,
@@ -124,7 +127,11 @@ class BatchConsumer:
             description=description or f"batch consumer {name}",
         )
         self.handler = handler
-        self.exclusive = exclusive
+        self.exclusive = exclusive or partition is not None
+        self.partition = partition
+        self.share = share
+        if share is not None:
+            share.partitions.append(self)
         self.on_parked = on_parked
         self.batch = batch
         self.depth = depth
@@ -153,9 +160,11 @@ class BatchConsumer:
         await ensure_consumer(js, self.spec)
         self._engine = engine
         self._reconnects = reconnects
+        replica = self.share.replica if self.share is not None else uuid.uuid4().hex[:8]
         if self.exclusive:
-            holder = f"{self.spec.name}-{uuid.uuid4().hex[:8]}"
-            self.lease = Lease(js, self.spec.name, holder, ttl=self.lease_ttl)
+            self.lease = Lease(js, self.spec.name, f"{self.spec.name}-{replica}", self.lease_ttl)
+        if self.share is not None:
+            self.share.join(js, self.lease_ttl)
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(js), name=f"batch {self.spec.name}")
 
@@ -173,6 +182,25 @@ class BatchConsumer:
         if self.lease is not None:
             with contextlib.suppress(Exception):
                 await self.lease.release()
+        if self.share is not None:
+            await self.share.leave()
+
+    @classmethod
+    def partitioned(
+        cls, name: str, *, count: int, tokens: tuple[int, ...], **options: Any
+    ) -> list[BatchConsumer]:
+        """`count` consumers of the same subjects, partition `i` taking the entities whose
+        subject tokens at `tokens` hash to `i`; replicas share them (`eventlog.sharing`)."""
+        share = FairShare(name, count)
+        return [
+            cls(
+                f"{name}-{index + 1}of{count}",
+                partition=Partition(index, count, tokens),
+                share=share,
+                **options,
+            )
+            for index in range(count)
+        ]
 
     @property
     def running(self) -> bool:
@@ -289,6 +317,10 @@ class BatchConsumer:
         if self.lease is None:
             return True
         try:
+            if self.share is not None and not await self.share.may_hold(self):
+                if self.lease.held:
+                    await self.lease.release()  # beyond this replica's share: hand it on
+                return False
             if self.lease.held and self.lease.remaining > self.lease_ttl * 2 / 3:
                 return True
             return await self.lease.acquire()
@@ -311,10 +343,16 @@ class BatchConsumer:
                 "messaging.batch.message_count": len(msgs),
             },
         ):
+            results: list[Exception | None] = [None] * len(msgs)
+            mine = [i for i, m in enumerate(msgs) if self._mine(m)]
             try:
-                results = await self.handler([RawStored.from_msg(m) for m in msgs])
+                handled = (
+                    await self.handler([RawStored.from_msg(msgs[i]) for i in mine]) if mine else []
+                )
             except Exception as exc:
-                results = [exc] * len(msgs)
+                handled = [exc] * len(mine)
+            for index, result in zip(mine, handled, strict=True):
+                results[index] = result
         for msg, result in zip(msgs, results, strict=True):
             deliveries = self._in_hand.pop(msg.metadata.sequence.stream, [msg])
             for delivery in deliveries[:-1]:  # superseded by the last delivery
@@ -324,6 +362,9 @@ class BatchConsumer:
                 await deliveries[-1].ack()
             else:
                 await self._failed(deliveries[-1], result)
+
+    def _mine(self, msg: Msg) -> bool:
+        return self.partition is None or self.partition.holds(msg.subject)
 
     async def _failed(self, msg: Msg, exc: Exception) -> None:
         deliveries = msg.metadata.num_delivered

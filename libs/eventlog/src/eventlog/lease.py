@@ -117,11 +117,16 @@ class Lease:
 
     async def _bucket(self) -> KeyValue:
         if self._kv is None:
-            try:
-                self._kv = await self.js.key_value(BUCKET)
-            except BucketNotFoundError:
-                self._kv = await self.js.create_key_value(bucket=BUCKET, history=1)
+            self._kv = await bucket(self.js)
         return self._kv
+
+
+async def bucket(js: JetStreamContext) -> KeyValue:
+    """The key-value bucket leases (and memberships) are kept in, made when missing."""
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(bucket=BUCKET, history=1)
 
 
 def _holding(value: bytes) -> Holding | None:

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         "is heard of it (a live replica reports progress every third of this): how soon a dead "
         "replica's messages are taken up by another",
     )
+    partitions: int = Field(
+        4,
+        ge=1,
+        description="partitions a service's per-learner consumers are split into; replicas "
+        "share them (at most ceil(partitions / replicas) each)",
+    )
     lease_ttl: float = Field(
         10.0,
         description="seconds a replica holds a batch consumer's lease without renewing it; "

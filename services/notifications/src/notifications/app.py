@@ -24,7 +24,7 @@ from notifications.projections import settings as settings_model
 NAME = "notifications"
 
 
-def parts(ctx: NotificationsContext) -> ServiceParts:
+def parts(ctx: NotificationsContext, partitions: int = 1) -> ServiceParts:
     return ServiceParts(
         name=NAME,
         projections=[
@@ -44,7 +44,7 @@ def parts(ctx: NotificationsContext) -> ServiceParts:
             keystore_metadata,
         ],
         handlers=handlers.build_handlers(ctx),
-        batches=[handlers.build_mastery_intake(ctx)],
+        batches=handlers.build_mastery_intake(ctx, partitions),
         tasks=[deliverer.Deliverer(ctx).run_forever],
     )
 
@@ -58,7 +58,7 @@ def create_app(
     ctx = NotificationsContext(
         delivery or DeliverySettings(), master_key_from_settings(settings), clock
     )
-    service = Service(parts(ctx), settings)
+    service = Service(parts(ctx, settings.partitions), settings)
     ctx.bind(service)
     app = create_http_app(service, [inbox_api.router, preferences_api.router, settings_api.router])
     app.state.notifications = ctx

@@ -31,7 +31,7 @@ def parts(ctx: PathwaysContext, handlers: EventHandlers, settings: Settings) -> 
         ],
         read_models=[frameworks.metadata, reference.metadata, progress.metadata],
         handlers=handlers,
-        batches=[build_mastery_intake(ctx)],
+        batches=build_mastery_intake(ctx, settings.partitions),
         tasks=[pace_sweeper(ctx, settings.sweep_interval)],
     )
 

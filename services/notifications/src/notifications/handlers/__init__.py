@@ -1,6 +1,6 @@
 """Subscribers of the notifications service: decode → find the occasion → plan → append.
 
-- `notifications-mastery` (EVIDENCE; a batch consumer worked by the lease holder): mastery
+- `notifications-mastery` (EVIDENCE; partitioned by learner, replicas share the partitions): mastery
   gained or lost; it keeps the last mastered flag per learner and competency it saw
   (`notifications_mastery`), to tell a change from a repeat.
 - `pathways` (PATHWAYS): interventions recommended, goals at risk, pathways completed (a goal's
@@ -65,10 +65,10 @@ def build_handlers(ctx: NotificationsContext) -> EventHandlers:
 MASTERY_BATCH = 256
 
 
-def build_mastery_intake(ctx: NotificationsContext) -> BatchConsumer:
-    """Mastery decisions a batch at a time, by the replica holding the lease: learners
-    concurrently, each learner's decisions in order (after a failure, that learner's later
-    decisions in the batch come back behind it)."""
+def build_mastery_intake(ctx: NotificationsContext, partitions: int = 1) -> list[BatchConsumer]:
+    """Mastery decisions a batch at a time, the learners split into `partitions` that the
+    replicas share: learners concurrently, each learner's decisions in order (after a
+    failure, that learner's later decisions in the batch come back behind it)."""
 
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
@@ -95,13 +95,15 @@ def build_mastery_intake(ctx: NotificationsContext) -> BatchConsumer:
         await _remember_mastered(ctx, changed)
         return results
 
-    return BatchConsumer(
+    return BatchConsumer.partitioned(
         "notifications-mastery",
+        count=partitions,
+        tokens=(1, 2),  # evidence.<district>.<learner>.mastery
         stream="EVIDENCE",
         subjects=("evidence.*.*.mastery",),
         handler=on_decisions,
         batch=MASTERY_BATCH,
-        description="notifications: mastery decisions, a batch at a time, by the lease holder",
+        description="notifications: mastery decisions of a partition of the learners",
     )
 
 

@@ -1,6 +1,6 @@
 """Subscribers of the pathways service: decode → load state → decide → append.
 
-- `pathways-mastery` (a batch consumer worked by the replica holding its lease): every
+- `pathways-mastery` (partitioned by learner; replicas share the partitions): every
   MasteryDecided (EVIDENCE) is taken in by the learner's pathways that hold its competency, with
   what follows (advanced, unlocked, completed, pace, interventions). A batch's learners are
   worked concurrently, each learner's decisions in log order; after a failure, that learner's
@@ -60,7 +60,7 @@ def build_handlers(ctx: PathwaysContext) -> EventHandlers:
 MASTERY_BATCH = 256
 
 
-def build_mastery_intake(ctx: PathwaysContext) -> BatchConsumer:
+def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[BatchConsumer]:
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
         by_learner: dict[tuple[str, str], list[tuple[int, Envelope]]] = defaultdict(list)
@@ -80,13 +80,15 @@ def build_mastery_intake(ctx: PathwaysContext) -> BatchConsumer:
         await in_order_per_key(by_learner, take_in, results)
         return results
 
-    return BatchConsumer(
+    return BatchConsumer.partitioned(
         "pathways-mastery",
+        count=partitions,
+        tokens=(1, 2),  # evidence.<district>.<learner>.mastery
         stream="EVIDENCE",
         subjects=("evidence.*.*.mastery",),
         handler=on_decisions,
         batch=MASTERY_BATCH,
-        description="pathways: mastery decisions, a batch at a time, by the lease holder",
+        description="pathways: mastery decisions of a partition of the learners",
     )
 
 
