@@ -44,17 +44,19 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
     async with app.router.lifespan_context(app):
         service = app.state.service
         js = service.js
-        intake = service.parts.batches[0]
-        await intake.stop()  # the decisions wait in EVIDENCE, as in the raw run
+        intakes = service.parts.batches  # the partitions of the learners
+        for intake in intakes:
+            await intake.stop()  # the decisions wait in EVIDENCE, as in the raw run
         store = EventStore(js)
         for n in range(count):
             learner, envelope = decision(n, learners)
             await store.append(Timeline("evidence", DISTRICT, learner), [envelope])
         start = time.perf_counter()
-        await intake.start(js, service.engine)
+        for intake in intakes:
+            await intake.start(js, service.engine)
         while True:
-            info = await js.consumer_info("EVIDENCE", "notifications-mastery")
-            if not info.num_pending and not info.num_ack_pending:
+            infos = [await js.consumer_info("EVIDENCE", i.spec.name) for i in intakes]
+            if not any(info.num_pending or info.num_ack_pending for info in infos):
                 break
             await asyncio.sleep(0.02)
         return time.perf_counter() - start

@@ -96,8 +96,9 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
             )
         # The consumer of decisions is stopped while they are published, then started: the
         # clock runs from the start, as in the raw run.
-        intake = ctx.service.parts.batches[0]
-        await intake.stop()
+        intakes = ctx.service.parts.batches  # the partitions of the learners
+        for intake in intakes:
+            await intake.stop()
         await publish_decisions(js, count, learners)
         await js.add_consumer(
             "PATHWAYS",
@@ -106,7 +107,8 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
             ack_policy="explicit",
         )
         start = time.perf_counter()
-        await intake.start(js, ctx.service.engine)
+        for intake in intakes:
+            await intake.start(js, ctx.service.engine)
         while (await js.consumer_info("PATHWAYS", "bench-observed")).num_pending < count:
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - start

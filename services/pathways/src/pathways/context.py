@@ -64,6 +64,11 @@ class PathwaysContext(ServiceBound):
         async with self.service.sessions()() as session:
             return await policy_of(session, district) or DEFAULT_POLICY
 
+    async def policies(self, districts: Iterable[str]) -> dict[str, PathwayPolicySet]:
+        """The policies of several districts, read at once (a batch of decisions)."""
+        async with self.service.sessions()() as session:
+            return {d: await policy_of(session, d) or DEFAULT_POLICY for d in set(districts)}
+
     async def framework(
         self, district: str, framework_id: str, version: int | None = None
     ) -> FrameworkImported:
@@ -104,15 +109,21 @@ class PathwaysContext(ServiceBound):
         step: Step,
         cause: str,
         extra: Sequence[tuple[str, int]] = (),
+        policy: PathwayPolicySet | None = None,
     ) -> list[Event]:
         """Run `step` on the learner's current state and append what it decides, with the
-        learner's last sequence checked; on a conflict (another replica moved first) read
-        again and decide again. Event ids derive from `cause`, so a retried cause that
-        decides the same again is a duplicate the log drops."""
+        learner's last sequence checked; on a conflict (another replica moved first, or the
+        state this replica remembered is behind) read again and decide again. Event ids
+        derive from `cause`, so a retried cause that decides the same again is a duplicate
+        the log drops. `policy` saves a read when the caller has the district's policy."""
         timeline = Timeline("pathways", district, learner_id)
-        policy = await self.policy(district)
+        policy = policy or await self.policy(district)
         for attempt in range(ATTEMPTS):
-            known = await self.load(district, learner_id)
+            # The state remembered is tried first: the append's sequence check tells if it is
+            # behind the log (a learner's decisions come to the replica holding their
+            # partition, so it rarely is).
+            remembered = self.timelines.get((district, learner_id)) if attempt == 0 else None
+            known = remembered or await self.load(district, learner_id)
             graph_of = await self.graphs_for(district, known.state, extra)
             events = step(known.state, policy, graph_of)
             if not events:

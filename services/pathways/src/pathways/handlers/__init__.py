@@ -68,6 +68,8 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
             if isinstance(envelope.data, MasteryDecided):
                 by_learner[(envelope.district, envelope.data.learner_id)].append((index, envelope))
 
+        policies = await ctx.policies(district for district, _ in by_learner)
+
         async def take_in(key: tuple[str, str], envelope: Envelope) -> None:
             decided = envelope.data
             assert isinstance(decided, MasteryDecided)
@@ -75,6 +77,7 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
                 *key,
                 commands.observe(observation(envelope.id, decided, envelope.time)),
                 cause=f"{envelope.id}/pathways",
+                policy=policies[key[0]],
             )
 
         await in_order_per_key(by_learner, take_in, results)
