@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, tuple_
 
 from evidence.api.deps import Context, Partner, outcome_body, partner_of, read_submission, submit
+from evidence.ingest.json_body import loaded, no_constant, unique_keys
+from evidence.ingest.observation import Rejection
 from evidence.intake import bookkeeping as books
 from evidence.intake.resolve import agent_key
 
@@ -77,10 +79,18 @@ async def put_statement(
     version: Version = None,
 ) -> Response:
     headers = {"X-Experience-API-Version": _require_version(version)}
+    body = await read_submission(request)
     try:
-        statement = json.loads(await read_submission(request))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise HTTPException(400, detail="body: not JSON", headers=VERSION_HEADER) from None
+        # As strictly as the intake reads it: the statement is sent on re-encoded, so a key
+        # given twice would otherwise be lost, and a body too deep or a number too long to
+        # read would fail here as a 500.
+        statement = loaded(
+            lambda: json.loads(
+                body.decode("utf-8-sig"), object_pairs_hook=unique_keys, parse_constant=no_constant
+            )
+        )
+    except Rejection as refused:
+        raise HTTPException(400, detail=str(refused), headers=VERSION_HEADER) from None
     if not isinstance(statement, dict):
         raise HTTPException(400, detail="body: must be one statement", headers=VERSION_HEADER)
     if statement.setdefault("id", statement_id) != statement_id:

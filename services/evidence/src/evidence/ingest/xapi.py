@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from evidence.ingest.json_body import loaded
@@ -148,7 +149,9 @@ def _score(score: Mapping[str, float]) -> float:
     for part in ("min", "max"):
         if part not in score:
             raise Rejection(f"result.score.{part}", "is needed with raw when scaled is absent")
-    return (score["raw"] - score["min"]) / (score["max"] - score["min"])
+    # Exact arithmetic: with min and max near the float limits, max - min overflows a float.
+    low, high, raw = (Fraction(score[part]) for part in ("min", "max", "raw"))
+    return float((raw - low) / (high - low))
 
 
 def _competency_refs(statement: Mapping[str, Any], is_activity: bool) -> tuple[str, ...]:

@@ -158,7 +158,10 @@ def language_map(value: Any, path: str) -> Mapping[str, Any]:
 def number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Rejection(path, "must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of thousands of digits, which JSON lets through
+        raise Rejection(path, "must be a number within the range of a double") from None
 
 
 def boolean(value: Any, path: str) -> bool:
