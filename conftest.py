@@ -68,13 +68,18 @@ async def nats_url(nats_server: str) -> str:
 
 
 @pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    """A JetStream context on a blank server with every stream of the contract created."""
-    nc = await nats.connect(nats_url)
-    context = nc.jetstream()
-    await ensure_streams(context)
-    yield context
-    await nc.close()
+async def nc(nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
+    """A connection to a blank server with every stream of the contract created."""
+    client = await nats.connect(nats_url)
+    await ensure_streams(client.jetstream())
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def js(nc: nats.aio.client.Client) -> JetStreamContext:
+    """A JetStream context on that connection."""
+    return nc.jetstream()
 
 
 def _postgres_server() -> str | None:

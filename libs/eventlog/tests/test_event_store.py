@@ -26,8 +26,8 @@ async def stream_count(js) -> int:
     return (await js.stream_info("EVIDENCE")).state.messages
 
 
-async def test_appends_chain_each_learners_events_in_order(js):
-    store = EventStore(js)
+async def test_appends_chain_each_learners_events_in_order(js, nc):
+    store = EventStore(js, client=nc)
     first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
     await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
     await store.append(
@@ -45,8 +45,8 @@ async def test_appends_chain_each_learners_events_in_order(js):
     assert report.intact and report.checked == 3
 
 
-async def test_a_stale_expected_sequence_is_refused_and_nothing_is_stored(js):
-    store = EventStore(js)
+async def test_a_stale_expected_sequence_is_refused_and_nothing_is_stored(js, nc):
+    store = EventStore(js, client=nc)
     await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
     await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
     before = await stream_count(js)
@@ -58,16 +58,16 @@ async def test_a_stale_expected_sequence_is_refused_and_nothing_is_stored(js):
     assert await stream_count(js) == before
 
 
-async def test_another_learners_appends_do_not_conflict(js):
-    store = EventStore(js)
+async def test_another_learners_appends_do_not_conflict(js, nc):
+    store = EventStore(js, client=nc)
     a1 = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
     await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
     a2 = await store.append(ALICE, [recorded("learner-a", 2)], expected=a1.last_sequence)
     assert a2.last_sequence == 3
 
 
-async def test_a_duplicate_append_is_stored_once(js):
-    store = EventStore(js)
+async def test_a_duplicate_append_is_stored_once(js, nc):
+    store = EventStore(js, client=nc)
     event = recorded("learner-a", 1, id="fixed-event-id")
     await store.append(ALICE, [event])
     again = await store.append(ALICE, [event])
@@ -91,13 +91,13 @@ class LosesFirstAck:
         return ack
 
 
-async def test_a_retried_append_after_a_lost_ack_reports_success(js, monkeypatch):
-    store = EventStore(js)
+async def test_a_retried_append_after_a_lost_ack_reports_success(js, nc, monkeypatch):
+    store = EventStore(js, client=nc)
     first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
     flaky = LosesFirstAck()
     monkeypatch.setattr(event_store, "publish_acked", flaky)
 
-    result = await EventStore(js).append(
+    result = await EventStore(js, client=nc).append(
         ALICE, [recorded("learner-a", 2)], expected=first.last_sequence
     )
 
@@ -107,8 +107,8 @@ async def test_a_retried_append_after_a_lost_ack_reports_success(js, monkeypatch
     assert [e.sequence for e in await store.read(ALICE)] == [1, 2]
 
 
-async def test_concurrent_appends_any_keep_one_unbroken_chain(js):
-    store = EventStore(js)
+async def test_concurrent_appends_any_keep_one_unbroken_chain(js, nc):
+    store = EventStore(js, client=nc)
     await asyncio.gather(
         *(store.append(ALICE, [recorded("learner-a", n)], ANY) for n in range(1, 9))
     )
@@ -118,8 +118,8 @@ async def test_concurrent_appends_any_keep_one_unbroken_chain(js):
     assert verify_chain((e.sequence, e.body) for e in events).intact
 
 
-async def test_read_up_to_a_time_leaves_out_later_events(js):
-    store = EventStore(js)
+async def test_read_up_to_a_time_leaves_out_later_events(js, nc):
+    store = EventStore(js, client=nc)
     await store.append(ALICE, [recorded("learner-a", 1)])
     cut = datetime.now(UTC)
     await asyncio.sleep(0.05)
@@ -132,7 +132,7 @@ async def test_read_up_to_a_time_leaves_out_later_events(js):
     assert await store.read(BOB) == []
 
 
-async def test_a_stored_v1_event_is_read_back_as_the_current_version(js):
+async def test_a_stored_v1_event_is_read_back_as_the_current_version(js, nc):
     import json
 
     from shared_events.events.profiles import LearnerRegistered
@@ -156,7 +156,7 @@ async def test_a_stored_v1_event_is_read_back_as_the_current_version(js):
     # Written by an older release: the bytes stay as they were stored.
     await js.publish("profiles.d1.lrn-1.registered", json.dumps(v1).encode())
 
-    [stored] = await EventStore(js).read(Timeline("profiles", "d1", "lrn-1"))
+    [stored] = await EventStore(js, client=nc).read(Timeline("profiles", "d1", "lrn-1"))
 
     assert isinstance(stored.envelope.data, LearnerRegistered)
     assert stored.envelope.schemaversion == 2
@@ -164,8 +164,8 @@ async def test_a_stored_v1_event_is_read_back_as_the_current_version(js):
     assert json.loads(stored.body)["schemaversion"] == 1
 
 
-async def test_a_changed_stored_event_breaks_the_chain_at_the_next_link(js):
-    store = EventStore(js)
+async def test_a_changed_stored_event_breaks_the_chain_at_the_next_link(js, nc):
+    store = EventStore(js, client=nc)
     for n in (1, 2, 3):
         await store.append(ALICE, [recorded("learner-a", n)])
     events = [(e.sequence, e.body) for e in await store.read(ALICE)]
@@ -183,8 +183,8 @@ async def test_a_changed_stored_event_breaks_the_chain_at_the_next_link(js):
     assert f"sequence {events[2][0]}" in str(report.broken)
 
 
-async def test_a_removed_event_breaks_the_chain_where_it_was(js):
-    store = EventStore(js)
+async def test_a_removed_event_breaks_the_chain_where_it_was(js, nc):
+    store = EventStore(js, client=nc)
     for n in (1, 2, 3):
         await store.append(ALICE, [recorded("learner-a", n)])
     events = [(e.sequence, e.body) for e in await store.read(ALICE)]
@@ -199,8 +199,8 @@ async def stored_headers(js, sequence: int) -> dict[str, str]:
     return dict((await js.get_msg("EVIDENCE", sequence)).headers or {})
 
 
-async def test_the_events_of_one_append_go_out_back_to_back_each_expecting_its_predecessor(js):
-    store = EventStore(js)
+async def test_the_events_of_one_append_go_out_back_to_back_each_expecting_its_predecessor(js, nc):
+    store = EventStore(js, client=nc)
     events = [recorded("learner-a", n) for n in (1, 2, 3)]
     appended = await store.append(ALICE, events, expected=NO_EVENTS)
 
@@ -226,9 +226,9 @@ def interleaving(js, interloper):
 
 
 async def test_another_timeline_getting_between_two_events_sends_the_rest_one_at_a_time(
-    js, monkeypatch
+    js, nc, monkeypatch
 ):
-    store = EventStore(js)
+    store = EventStore(js, client=nc)
 
     async def bob_appends():
         await store.append(BOB, [recorded("learner-b", 1)], expected=NO_EVENTS)
@@ -249,12 +249,12 @@ async def test_another_timeline_getting_between_two_events_sends_the_rest_one_at
 
 
 async def test_a_writer_getting_between_two_events_of_the_same_timeline_is_a_conflict(
-    js, monkeypatch
+    js, nc, monkeypatch
 ):
-    store = EventStore(js)
+    store = EventStore(js, client=nc)
 
     async def other_writer():
-        await EventStore(js).append(ALICE, [recorded("learner-a", 99)], ANY)
+        await EventStore(js, client=nc).append(ALICE, [recorded("learner-a", 99)], ANY)
 
     monkeypatch.setattr(event_store, "publish_all_acked", interleaving(js, other_writer))
     with pytest.raises(ConcurrencyConflict):
@@ -267,7 +267,9 @@ async def test_a_writer_getting_between_two_events_of_the_same_timeline_is_a_con
     assert verify_chain((e.sequence, e.body) for e in stored).intact
 
 
-async def test_lost_acks_of_back_to_back_events_are_asked_again_and_stored_once(js, monkeypatch):
+async def test_lost_acks_of_back_to_back_events_are_asked_again_and_stored_once(
+    js, nc, monkeypatch
+):
     real = event_store.publish_all_acked
 
     async def first_ack_lost(nc, messages, **kwargs):
@@ -275,7 +277,7 @@ async def test_lost_acks_of_back_to_back_events_are_asked_again_and_stored_once(
         return [TimeoutError("lost"), *acks[1:]]
 
     monkeypatch.setattr(event_store, "publish_all_acked", first_ack_lost)
-    store = EventStore(js)
+    store = EventStore(js, client=nc)
     appended = await store.append(
         ALICE, [recorded("learner-a", 1), recorded("learner-a", 2)], expected=NO_EVENTS
     )
@@ -301,7 +303,7 @@ async def test_appends_made_while_the_server_restarts_are_stored_once_after_the_
     try:
         js = nc.jetstream()
         await ensure_streams(js, ALL)
-        store = EventStore(js, publish_timeout=2.0)
+        store = EventStore(js, client=nc, publish_timeout=2.0)
         first = await store.append(ALICE, [recorded("learner-a", 1)], expected=NO_EVENTS)
 
         server.stop()

@@ -105,3 +105,19 @@ async def test_the_trace_of_an_append_continues_in_the_handler(js, nats_url, tmp
         request.get_span_context().trace_id, "032x"
     )
     assert seen == [request.get_span_context().trace_id]
+
+
+def test_the_pull_loop_widening_in_handlers_is_still_needed():
+    """`eventlog.handlers` widens the TimeoutError FastStream 0.7.8's pull loop suppresses:
+    it names nats-py's own, but nats-py 2.16's single-message fetch re-raises the builtin one
+    when no answer at all came in time (a reconnect, a busy server). When FastStream catches
+    the builtin one itself, or nats-py's is the builtin again, this fails: drop the widening."""
+    import inspect
+
+    import nats.errors
+    from faststream.nats.subscriber.usecases import stream_pull_subscriber
+
+    assert not issubclass(TimeoutError, nats.errors.TimeoutError)
+    source = inspect.getsource(stream_pull_subscriber)
+    assert "from nats.errors import ConnectionClosedError, TimeoutError" in source
+    assert stream_pull_subscriber.TimeoutError is TimeoutError, "the widening is in place"

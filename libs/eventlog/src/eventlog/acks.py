@@ -1,11 +1,15 @@
 """JetStream publishes whose acknowledgements come back on one reply subscription per
-connection, matched to their publish by the reply subject's last token.
+connection, matched to their publish by the reply subject's last token — nats-py's public
+`Client.subscribe` and `Client.publish` only.
 
 nats-py's `JetStreamContext.publish` makes each publish a request with its own future, timeout
 task and parsed PubAck object; on the append path, which publishes every event, that costs about
-a tenth of the evidence intake's throughput (`docs/benchmarks.md`). The semantics are the same:
+a tenth of the evidence intake's throughput (`docs/benchmarks.md`). Its `publish_async` would
+pipeline, but in nats-py 2.16 an error answer (a failed sequence check, which every append
+relies on) raises inside its reply callback and leaves the future pending until a timeout
+(`test_acks.py` pins the answers we need). The semantics are the same:
 the stored sequence, or the server's error raised as nats-py's own `APIError` (so callers read
-`err_code` as before), `NoRespondersError` when no stream listens, `TimeoutError` when no answer
+`err_code` as before), `NoStreamResponseError` when no stream listens, `TimeoutError` when no answer
 comes. The reply subscription is re-made by nats-py after a reconnect; an ack lost meanwhile is a
 timeout, which the caller retries with the same `Nats-Msg-Id`.
 """
@@ -21,7 +25,8 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 EXPECTED_STREAM = "Nats-Expected-Stream"
@@ -78,28 +83,9 @@ async def _ready_replies(nc: Client) -> _Replies:
     return replies
 
 
-def _send_now(nc: Client) -> None:
-    """Hand what the connection has buffered to the socket now.
-
-    nats-py buffers a publish and leaves the write to its flusher task, which runs only after
-    every task already ready in this turn of the loop. When a batch wakes a hundred tasks, each
-    planning an append, the server would get nothing until all of them had run, then everything
-    at once, and sit idle in between (`docs/benchmarks.md`, 2026-12-05). The write is what the
-    flusher does, less waiting for the socket to drain: the flusher, still woken as before, does
-    that. While the connection is down nothing is written here; nats-py keeps the buffer for the
-    reconnect as before."""
-    transport = getattr(nc, "_transport", None)
-    if transport is None or not nc.is_connected:
-        return
-    if nc._pending_data_size:
-        transport.writelines(nc._pending)
-        nc._pending = []
-        nc._pending_data_size = 0
-
-
 def _ack_of(answer: Msg) -> dict[str, Any]:
     if answer.headers and answer.headers.get("Status") == "503":
-        raise NoRespondersError
+        raise NoStreamResponseError  # as nats-py says it: no stream listens there
     if not answer.data:
         raise NoStreamResponseError
     ack: dict[str, Any] = json.loads(answer.data)
@@ -109,7 +95,7 @@ def _ack_of(answer: Msg) -> dict[str, Any]:
 
 
 async def publish_acked(
-    nc: Client,
+    nc: Client | JetStreamContext,
     subject: str,
     body: bytes,
     headers: dict[str, str],
@@ -129,7 +115,7 @@ Outgoing = tuple[str, bytes, dict[str, str]]
 
 
 async def publish_all_acked(
-    nc: Client,
+    nc: Client | JetStreamContext,
     messages: Sequence[Outgoing],
     *,
     stream: str | None = None,
@@ -138,7 +124,10 @@ async def publish_all_acked(
     """Publish `messages` back to back, none waiting for the ack of the one before, and return
     each one's acknowledgement in order, or the error its answer (or its silence: TimeoutError)
     stands for. The publishes go out in this order on this connection, with nothing of this
-    process between them."""
+    process between them. Given only a JetStream context (no client), each publish waits for
+    the ack of the one before."""
+    if isinstance(nc, JetStreamContext):
+        return [await _one_by_one(nc, message, stream, timeout) for message in messages]
     replies = await _ready_replies(nc)
     loop = asyncio.get_running_loop()
     awaited = _Awaited(loop, len(messages))
@@ -154,7 +143,6 @@ async def publish_all_acked(
             if stream is not None:
                 headers = {**headers, EXPECTED_STREAM: stream}
             await nc.publish(subject, body, reply=reply, headers=headers)
-        _send_now(nc)
         await awaited.complete
     finally:
         timer.cancel()
@@ -171,3 +159,14 @@ async def publish_all_acked(
         except Exception as exc:  # handed back, one per message
             results.append(exc)
     return results
+
+
+async def _one_by_one(
+    js: JetStreamContext, message: Outgoing, stream: str | None, timeout: float
+) -> dict[str, Any] | Exception:
+    subject, body, headers = message
+    try:
+        ack = await js.publish(subject, body, timeout=timeout, stream=stream, headers=dict(headers))
+    except Exception as exc:  # handed back, one per message, as the pipelined path does
+        return TimeoutError("no acknowledgement") if isinstance(exc, NatsTimeout) else exc
+    return {"seq": ack.seq, "stream": ack.stream, "duplicate": bool(ack.duplicate)}

@@ -22,11 +22,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Final
 
+from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RawStreamMsg
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from eventlog.acks import publish_acked, publish_all_acked
@@ -87,11 +88,15 @@ class EventStore:
         self,
         js: JetStreamContext,
         *,
+        client: Client | None = None,
         publish_timeout: float = 5.0,
         publish_attempts: int = 4,
         any_attempts: int = 20,
     ) -> None:
+        """`client`, the connection `js` came from, lets an append's events be pipelined
+        (`acks`); without it each waits for the ack of the one before."""
         self.js = js
+        self.publisher: Client | JetStreamContext = client or js
         self.publish_timeout = publish_timeout
         self.publish_attempts = publish_attempts
         self.any_attempts = any_attempts
@@ -190,7 +195,7 @@ class EventStore:
         sequences: list[int] = []
         if len(outgoing) > 1:
             acks = await publish_all_acked(
-                self.js._nc, outgoing, stream=stream, timeout=self.publish_timeout
+                self.publisher, outgoing, stream=stream, timeout=self.publish_timeout
             )
             for ack in acks:
                 if isinstance(ack, Exception):
@@ -221,10 +226,15 @@ class EventStore:
         for attempt in range(self.publish_attempts):
             try:
                 ack = await publish_acked(
-                    self.js._nc, subject, body, headers, stream=stream, timeout=self.publish_timeout
+                    self.publisher,
+                    subject,
+                    body,
+                    headers,
+                    stream=stream,
+                    timeout=self.publish_timeout,
                 )
                 return int(ack["seq"])
-            except (TimeoutError, NatsTimeout, NoRespondersError):
+            except (TimeoutError, NatsTimeout, NoRespondersError, NoStreamResponseError):
                 log.warning("append: no ack for %s (try %d), retrying", msg_id, attempt + 1)
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
             except APIError as exc:

@@ -80,7 +80,7 @@ class Service:
 
     @property
     def store(self) -> EventStore:
-        return EventStore(self.js)
+        return EventStore(self.js, client=self._nc)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return sessions(self.engine)
