@@ -24,6 +24,7 @@ from notifications.domain.signing import DELIVERY_HEADER, SIGNATURE_HEADER, veri
 from shared_events import Envelope, Timeline
 from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
 from shared_events.events.notifications import NotificationDelivered, NotificationFailed
+from shared_events.events.pathways import CompetencyDefinition, FrameworkImported
 from shared_events.events.profiles import (
     ClassEnrolled,
     GuardianLinked,
@@ -116,8 +117,8 @@ def start_smtp(mailbox: Mailbox) -> tuple[Controller, int]:
 
 
 class District:
-    def __init__(self, app, js, until) -> None:
-        self.app, self.js, self.until = app, js, until
+    def __init__(self, app, js, until, name: str = D) -> None:
+        self.app, self.js, self.until, self.name = app, js, until, name
         self.store = EventStore(js)
         self.decisions = 0
 
@@ -126,8 +127,8 @@ class District:
         return self.app.state.notifications
 
     async def profile(self, person: str, event) -> None:
-        envelope = Envelope.wrap(event, source="profiles", subject=person, district=D)
-        await self.store.append(Timeline("profiles", D, person), [envelope])
+        envelope = Envelope.wrap(event, source="profiles", subject=person, district=self.name)
+        await self.store.append(Timeline("profiles", self.name, person), [envelope])
 
     async def register(self, person: str, kind: str, **identity: str) -> None:
         sealed = await self.ctx.sealer.seal(person, identity)
@@ -162,16 +163,31 @@ class District:
             new_score=0.95 if mastered else 0.5,
             mastered=mastered,
         )
-        envelope = Envelope.wrap(event, source="evidence", subject=learner, district=D)
-        await self.store.append(Timeline("evidence", D, learner), [envelope])
+        envelope = Envelope.wrap(event, source="evidence", subject=learner, district=self.name)
+        await self.store.append(Timeline("evidence", self.name, learner), [envelope])
         return envelope.id
 
+    async def framework(self, **statements: str) -> None:
+        """A competency framework imported, as the pathways service would: id=statement."""
+        event = FrameworkImported(
+            framework_id="fw",
+            version=1,
+            title="Framework",
+            competencies=tuple(
+                CompetencyDefinition(competency_id=competency, statement=statement)
+                for competency, statement in statements.items()
+            ),
+            content_hash="0" * 64,
+        )
+        envelope = Envelope.wrap(event, source="pathways", subject="fw", district=self.name)
+        await self.store.append(Timeline("frameworks", self.name, "fw"), [envelope])
+
     async def publish(self, learner: str, event) -> None:
-        envelope = Envelope.wrap(event, source="pathways", subject=learner, district=D)
-        await self.store.append(Timeline("pathways", D, learner), [envelope])
+        envelope = Envelope.wrap(event, source="pathways", subject=learner, district=self.name)
+        await self.store.append(Timeline("pathways", self.name, learner), [envelope])
 
     async def log(self, learner: str = "lrn-1") -> list:
-        timeline = Timeline("notifications", D, learner)
+        timeline = Timeline("notifications", self.name, learner)
         return [e.envelope.data for e in await self.store.read(timeline)]
 
     async def outcomes(self, learner: str = "lrn-1") -> list:

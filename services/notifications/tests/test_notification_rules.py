@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from notifications.domain.planning import Webhook, plan
-from notifications.domain.rules import DEFAULT_RULES, Occasion, occasion_of
+from notifications.domain.planning import Circumstances, Webhook, plan, plan_in
+from notifications.domain.rules import DEFAULT_RULES, Occasion, mastery_changes, occasion_of
 from notifications.domain.schedule import after_quiet_hours, backoff, next_digest
 from notifications.domain.signing import signature, verify
 from notifications.domain.templates import render, render_digest
@@ -36,6 +37,53 @@ def test_mastery_is_an_occasion_only_when_it_changes():
     assert occasion_of(decided(True), "d1", NOW, was_mastered=True) is None
     assert occasion_of(decided(False), "d1", NOW, was_mastered=True).trigger == "mastery_lost"
     assert occasion_of(decided(False), "d1", NOW, was_mastered=False) is None
+
+
+def test_mastery_changes_follow_each_learners_decisions_in_turn():
+    def on(learner: str, competency: str, mastered: bool) -> MasteryDecided:
+        return decided(mastered).model_copy(
+            update={"learner_id": learner, "competency_id": competency}
+        )
+
+    decisions = [
+        (on("l1", "c1", True), "e1", NOW),  # mastered before: no news
+        (on("l1", "c1", False), "e2", NOW),  # lost
+        (on("l2", "c1", True), "e3", NOW),  # never decided: gained
+        (on("l1", "c1", True), "e4", NOW),  # gained again
+        (on("l1", "c2", False), "e5", NOW),  # never decided, not mastered: no news
+    ]
+    changes = mastery_changes(decisions, {("l1", "c1"): True})
+    assert [(o.cause_event_id, o.trigger) for o in changes] == [
+        ("e2", "mastery_lost"),
+        ("e3", "mastery_gained"),
+        ("e4", "mastery_gained"),
+    ]
+
+
+def test_planning_in_a_district_uses_its_rules_statements_and_webhooks_and_spares_the_erased():
+    known = Circumstances(
+        erased=frozenset({"l9"}),
+        audiences={"l1": AUDIENCES},
+        rules={"d2": (NotificationRule(trigger="mastery_gained", audiences=("teachers",)),)},
+        webhooks={"d2": [Webhook("wh", ("mastery_gained",))]},
+        statements={("d1", "c1"): "Fractions"},
+    )
+    gained = occasion_of(decided(True), "e1", NOW)
+    in_one = plan_in(known, "d1", gained, NOW)
+    assert {q.recipient_id for q in in_one} == {"l1", "g1", "g2"}  # the default rules
+    assert {q.facts["competency"] for q in in_one} == {"Fractions"}
+    in_two = plan_in(known, "d2", gained, NOW)
+    assert {(q.recipient_id, q.channel) for q in in_two} == {
+        ("t1", "inbox"),
+        ("t1", "email"),
+        ("wh", "webhook"),
+    }
+    assert {q.facts["competency"] for q in in_two} == {"c1"}  # no statement there: its id
+    unknown = replace(gained, learner_id="l5")  # never registered: their own inbox
+    assert [(q.recipient_id, q.channel) for q in plan_in(known, "d1", unknown, NOW)] == [
+        ("l5", "inbox")
+    ]
+    assert plan_in(known, "d1", replace(gained, learner_id="l9"), NOW) == []
 
 
 def test_a_completed_goal_pathway_is_a_goal_achieved():

@@ -20,7 +20,7 @@ from shared_events.events.notifications import (
     NotificationQueued,
 )
 from shared_events.events.pathways import GoalAtRisk, InterventionRecommended
-from shared_events.events.profiles import LearnerErased
+from shared_events.events.profiles import ClassEnrolled, GuardianLinked, LearnerErased
 
 from .notifications_world import Clock, District, Mailbox, Receiver, start_receiver, start_smtp
 
@@ -348,6 +348,186 @@ async def test_a_redelivered_trigger_queues_nothing_new(district):
     assert await queue(district.ctx, "d1", occasion) == 0
     queued = [e for e in await district.log() if isinstance(e, NotificationQueued)]
     assert len(queued) == len({q.notification_id for q in queued}) == 3
+
+
+async def test_a_batch_of_learners_in_two_districts_queues_what_one_at_a_time_would(
+    js, ledger_settings, running_app, until, bearer, smtp
+):
+    """Decisions of five learners in two districts (their own guardians, teachers, rules,
+    webhooks, statements, preferences; one erased, one unknown) wait in EVIDENCE and are taken
+    in as one batch: each learner's log holds exactly, and in order, the notifications each
+    occasion planned on its own (before the intake ran) calls for."""
+    _, port = smtp
+    clock = Clock()
+    settings = ledger_settings("notifications").model_copy(update={"partitions": 1})
+    app = create_app(settings, DeliverySettings(smtp_port=port, delivery_interval=60), clock)
+    async with running_app(app) as client:
+        service = app.state.service
+        one, two = District(app, js, until), District(app, js, until, "d2")
+        await one.family()  # lrn-1 with guardian grd-1 and teacher tch-1
+        await one.register("lrn-2", "learner", given_name="Bo")
+        await one.register("grd-2", "guardian", given_name="Cy")
+        for guardian in ("grd-1", "grd-2"):
+            await one.profile("lrn-2", GuardianLinked(learner_id="lrn-2", guardian_id=guardian))
+        await one.register("lrn-4", "learner", given_name="Di")
+        await one.profile(
+            "lrn-4", LearnerErased(learner_id="lrn-4", requested_by="adm-1", reason="request")
+        )
+        await one.framework(c1="Fractions")
+        await two.register("lrn-3", "learner", given_name="Ed")
+        await two.register("grd-3", "guardian", given_name="Fi")
+        await two.register("tch-3", "teacher", given_name="Gus")
+        await two.profile("lrn-3", GuardianLinked(learner_id="lrn-3", guardian_id="grd-3"))
+        for person, role in (("lrn-3", "student"), ("tch-3", "teacher")):
+            await two.profile(person, ClassEnrolled(person_id=person, class_id="cls-3", role=role))
+        await two.framework(c1="Fracciones", c2="Geometría")
+
+        def token(role, who, district):
+            return bearer(settings, role, sub=who, district=district)
+
+        later = clock.now + timedelta(hours=2)
+        quiet = {"start": clock.now.strftime("%H:%M"), "end": later.strftime("%H:%M")}
+        for who, district, role, body in (
+            ("grd-2", "d1", "guardian", {"language": "es", "quiet_hours": quiet}),
+            ("grd-1", "d1", "guardian", {"channels": {"mastery_lost": ["inbox"]}}),
+            ("tch-3", "d2", "teacher", {"digest": True, "digest_time": "17:00"}),
+        ):
+            saved = await client.put(
+                "/v1/preferences", json=body, headers=token(role, who, district)
+            )
+            assert saved.status_code == 200, saved.text
+        admin = token("district_admin", "adm-2", "d2")
+        rules = {
+            "rules": [
+                {"trigger": "mastery_gained", "audiences": ["learner", "teachers"]},
+                {"trigger": "mastery_lost", "audiences": ["guardians"]},
+            ]
+        }
+        assert (
+            await client.put("/v1/notification-rules", json=rules, headers=admin)
+        ).status_code == 200
+        hook = {"url": "https://hooks.district.test/x", "triggers": ["mastery_lost"]}
+        assert (await client.put("/v1/webhooks/sis", json=hook, headers=admin)).status_code == 200
+        for projection in (
+            "notifications-recipients",
+            "notifications-competencies",
+            "notifications-settings",
+        ):
+            await service.projector(projection).wait_caught_up()
+
+        for intake in service.parts.batches:
+            await intake.stop()  # the decisions wait in EVIDENCE, to come as one batch
+        decisions = {
+            (one, "lrn-1"): [("c1", True), ("c1", True), ("c2", True), ("c1", False), ("c1", True)],
+            (one, "lrn-2"): [("c1", True), ("c1", False), ("c2", False)],
+            (two, "lrn-3"): [("c1", True), ("c2", True), ("c1", False), ("c2", True)],
+            (one, "lrn-4"): [("c1", True)],  # erased
+            (one, "lrn-5"): [("c2", True)],  # never registered: their inbox alone
+        }
+        await _decide_interleaved(decisions)
+
+        expected = await _planned_alone(app, decisions)
+        assert expected["lrn-4"] == [] and len(expected["lrn-5"]) == 1
+        assert {q.recipient_id for q in expected["lrn-3"]} == {"lrn-3", "tch-3", "grd-3", "sis"}
+        assert {q.facts["competency"] for q in expected["lrn-3"]} == {"Fracciones", "Geometría"}
+        assert {q.facts["competency"] for q in expected["lrn-1"]} == {"Fractions", "c2"}
+
+        for intake in service.parts.batches:
+            await intake.start(service.js, service.engine)
+
+        await until(lambda: _taken_in(js, service))
+        assert await _queued_per_learner(decisions) == expected
+
+
+async def test_a_learner_whose_append_fails_comes_back_in_order_while_the_others_go_on(
+    js, ledger_settings, running_app, until, smtp
+):
+    """In one batch, the append of lrn-1's second occasion fails once: lrn-1's later decision
+    fails with it and both come back behind it; lrn-2 goes on. In the end every log holds what
+    each occasion planned on its own calls for, in order, and the flags remembered are the
+    last decided."""
+    from sqlalchemy import select
+
+    from notifications.handlers import mastery_seen
+
+    _, port = smtp
+    settings = ledger_settings("notifications").model_copy(update={"partitions": 1})
+    app = create_app(settings, DeliverySettings(smtp_port=port, delivery_interval=60))
+    async with running_app(app):
+        service, ctx = app.state.service, app.state.notifications
+        world = District(app, js, until)
+        await world.family()
+        for intake in service.parts.batches:
+            await intake.stop()
+        decisions = {
+            (world, "lrn-1"): [("c1", True), ("c1", False), ("c1", True)],
+            (world, "lrn-2"): [("c1", True), ("c2", True)],
+        }
+        await _decide_interleaved(decisions)
+        expected = await _planned_alone(app, decisions)
+        lost = next(q.cause_event_id for q in expected["lrn-1"] if q.template == "mastery_lost")
+        append, failed = ctx.append, []
+
+        async def append_failing_once(district, entity, events, cause):
+            if cause == lost and not failed:
+                failed.append(cause)
+                raise ConnectionError("the log does not answer")
+            await append(district, entity, events, cause)
+
+        ctx.append = append_failing_once
+        for intake in service.parts.batches:
+            await intake.start(service.js, service.engine)
+        await until(lambda: _taken_in(js, service))
+        assert failed == [lost]
+        assert await _queued_per_learner(decisions) == expected
+        async with service.sessions()() as session:
+            rows = await session.execute(select(mastery_seen))
+            flags = {(r.learner_id, r.competency_id): r.mastered for r in rows}
+        assert flags == {("lrn-1", "c1"): True, ("lrn-2", "c1"): True, ("lrn-2", "c2"): True}
+
+
+async def _decide_interleaved(decisions) -> None:
+    """`{(world, learner): [(competency, mastered), ...]}`, the learners' turns interleaved."""
+    for step in range(max(len(steps) for steps in decisions.values())):
+        for (world, learner), steps in decisions.items():
+            if step < len(steps):
+                competency, mastered = steps[step]
+                await world.decide(mastered, competency, learner)
+
+
+async def _planned_alone(app, decisions) -> dict[str, list[NotificationQueued]]:
+    """Per learner: what each occasion among their decisions (in log order), planned on its
+    own, calls for."""
+    from notifications.domain.rules import occasion_of
+    from notifications.queueing import unqueued
+
+    expected: dict[str, list[NotificationQueued]] = {}
+    for world, learner in decisions:
+        stored = await world.store.read(Timeline("evidence", world.name, learner))
+        flags: dict[str, bool] = {}
+        expected[learner] = []
+        for envelope in (s.envelope for s in stored):
+            decided = envelope.data
+            was = flags.get(decided.competency_id)
+            occasion = occasion_of(decided, envelope.id, envelope.time, was)
+            flags[decided.competency_id] = decided.mastered
+            if occasion is not None:
+                alone = await unqueued(app.state.notifications, [(world.name, occasion)])
+                expected[learner] += alone[occasion.cause_event_id]
+    return expected
+
+
+async def _taken_in(js, service) -> bool:
+    """Every mastery decision handled and acknowledged."""
+    infos = [await js.consumer_info("EVIDENCE", i.spec.name) for i in service.parts.batches]
+    return not any(info.num_pending or info.num_ack_pending for info in infos)
+
+
+async def _queued_per_learner(decisions) -> dict[str, list[NotificationQueued]]:
+    return {
+        learner: [e for e in await world.log(learner) if isinstance(e, NotificationQueued)]
+        for world, learner in decisions
+    }
 
 
 async def test_after_erasure_nothing_is_said_and_pending_mail_cannot_be_opened(

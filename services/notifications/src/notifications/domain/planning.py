@@ -4,11 +4,11 @@ channel), from the district's rules and each recipient's preferences."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from notifications.domain.delivery import notification_id
-from notifications.domain.rules import URGENT, Occasion, audiences_for
+from notifications.domain.rules import DEFAULT_RULES, URGENT, Occasion, audiences_for
 from notifications.domain.schedule import after_quiet_hours, next_digest
 from shared_events.events.notifications import (
     Audience,
@@ -38,6 +38,48 @@ class Webhook:
     webhook_id: str
     triggers: tuple[Trigger, ...]
     enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Circumstances:
+    """What the read models say about a set of occasions: their learners, the people who may
+    hear of them, their districts' settings, the competencies they name. Planning any of the
+    occasions needs nothing else."""
+
+    erased: frozenset[str] = frozenset()
+    """Learners erased: nothing is said about them."""
+    audiences: Mapping[str, Mapping[Audience, Sequence[str]]] = field(default_factory=dict)
+    """Per learner; a learner missing here is their only audience."""
+    preferences: Mapping[str, PreferencesSet] = field(default_factory=dict)
+    """Per person who set theirs."""
+    rules: Mapping[str, tuple[NotificationRule, ...]] = field(default_factory=dict)
+    """Per district that set its own; the others (and any that set none) follow DEFAULT_RULES."""
+    webhooks: Mapping[str, Sequence[Webhook]] = field(default_factory=dict)
+    """Per district."""
+    statements: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """Per (district, competency id): what the competency says, to name it in messages."""
+
+
+def plan_in(
+    known: Circumstances, district: str, occasion: Occasion, now: datetime
+) -> list[NotificationQueued]:
+    """`plan` for an occasion in `district`, on what is known: nothing about an erased learner;
+    the district's rules, or the defaults; the competency an occasion is about named by its
+    statement (or its id)."""
+    if occasion.learner_id in known.erased:
+        return []
+    if "competency_id" in occasion.facts:
+        competency = occasion.facts["competency_id"]
+        statement = known.statements.get((district, competency)) or competency
+        occasion = replace(occasion, facts={**occasion.facts, "competency": statement})
+    return plan(
+        occasion,
+        known.rules.get(district) or DEFAULT_RULES,
+        known.audiences.get(occasion.learner_id, {"learner": [occasion.learner_id]}),
+        known.preferences,
+        known.webhooks.get(district, ()),
+        now,
+    )
 
 
 def plan(

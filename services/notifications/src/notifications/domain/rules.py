@@ -7,6 +7,7 @@ teachers); each recipient's preferences pick the channels.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,6 +74,22 @@ def occasion_of(
             trigger: Trigger = "goal_achieved" if event.goal_id else "pathway_completed"
             return Occasion(trigger, event.learner_id, cause_event_id, at, facts)
     return None
+
+
+def mastery_changes(
+    decisions: Iterable[tuple[MasteryDecided, str, datetime]],
+    mastered: Mapping[tuple[str, str], bool],
+) -> Iterator[Occasion]:
+    """The occasions among `(decision, cause event id, at)` taken in turn: `mastered` holds the
+    last flag seen per (learner, competency) before them, and each decision's flag is the
+    next one's `was_mastered`."""
+    flags = dict(mastered)
+    for decided, cause, at in decisions:
+        key = (decided.learner_id, decided.competency_id)
+        occasion = occasion_of(decided, cause, at, flags.get(key))
+        flags[key] = decided.mastered
+        if occasion is not None:
+            yield occasion
 
 
 def audiences_for(rules: tuple[NotificationRule, ...], trigger: Trigger) -> tuple[Audience, ...]:

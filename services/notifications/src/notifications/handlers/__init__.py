@@ -13,18 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select
+from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select, tuple_
 
 from eventlog.batches import BatchConsumer, decoded, in_order_per_key
 from eventlog.handlers import EventHandlers
 from eventlog.sql import in_chunks
 from eventlog.stored import RawStored, StoredEvent
 from notifications.context import NotificationsContext
-from notifications.domain.planning import Webhook, plan
-from notifications.domain.rules import DEFAULT_RULES, Occasion, occasion_of
-from notifications.projections.outbox import outbox
-from notifications.projections.recipients import audience_of, person, statement_of
-from notifications.projections.settings import preferences_of, rules_of, webhooks
+from notifications.domain.rules import Occasion, mastery_changes, occasion_of
+from notifications.queueing import RECIPIENTS, append_queued, queue, unqueued
 from shared_events import Envelope
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.profiles import LearnerErased
@@ -78,18 +75,20 @@ def build_mastery_intake(ctx: NotificationsContext, partitions: int = 1) -> list
                 by_learner[envelope.data.learner_id].append((index, envelope))
         if not by_learner:
             return results
-        await ctx.service.projector("notifications-recipients").wait_caught_up()
+        await ctx.service.projector(RECIPIENTS).wait_caught_up()
         seen = await _mastered_before(ctx, list(by_learner))
+        # The batch's occasions are planned together, then appended learner by learner.
+        occasions = _occasions(by_learner, seen)
+        planned = await unqueued(ctx, list(occasions.values()))
         changed: dict[tuple[str, str], bool] = {}
 
         async def take_in(_learner: str, envelope: Envelope) -> None:
             decided = envelope.data
             assert isinstance(decided, MasteryDecided)
-            key = (decided.learner_id, decided.competency_id)
-            occasion = occasion_of(decided, envelope.id, envelope.time, seen.get(key))
-            if occasion is not None:
-                await queue(ctx, envelope.district, occasion, wait=False)
-            seen[key] = changed[key] = decided.mastered
+            if envelope.id in occasions:  # popped: a copy of it later in the batch is no news
+                district, occasion = occasions.pop(envelope.id)
+                await append_queued(ctx, district, occasion, planned[envelope.id])
+            changed[(decided.learner_id, decided.competency_id)] = decided.mastered
 
         await in_order_per_key(by_learner, take_in, results)
         await _remember_mastered(ctx, changed)
@@ -107,6 +106,24 @@ def build_mastery_intake(ctx: NotificationsContext, partitions: int = 1) -> list
     )
 
 
+def _occasions(
+    by_learner: dict[str, list[tuple[int, Envelope]]], seen: dict[tuple[str, str], bool]
+) -> dict[str, tuple[str, Occasion]]:
+    """The occasions among the batch's decisions (each learner's in order), by cause event id,
+    with their district."""
+    envelopes = [envelope for items in by_learner.values() for _, envelope in items]
+    districts = {envelope.id: envelope.district for envelope in envelopes}
+    decisions = [
+        (envelope.data, envelope.id, envelope.time)
+        for envelope in envelopes
+        if isinstance(envelope.data, MasteryDecided)
+    ]
+    return {
+        occasion.cause_event_id: (districts[occasion.cause_event_id], occasion)
+        for occasion in mastery_changes(decisions, seen)
+    }
+
+
 async def _remember_mastered(
     ctx: NotificationsContext, changed: dict[tuple[str, str], bool]
 ) -> None:
@@ -115,14 +132,10 @@ async def _remember_mastered(
     ids: nothing twice)."""
     if not changed:
         return
+    key = tuple_(mastery_seen.c.learner_id, mastery_seen.c.competency_id)
     async with ctx.service.sessions()() as session, session.begin():
-        for learner, competency in changed:
-            await session.execute(
-                delete(mastery_seen).where(
-                    (mastery_seen.c.learner_id == learner)
-                    & (mastery_seen.c.competency_id == competency)
-                )
-            )
+        for chunk in in_chunks(list(changed)):
+            await session.execute(delete(mastery_seen).where(key.in_(chunk)))
         await session.execute(
             mastery_seen.insert(),
             [
@@ -144,53 +157,3 @@ async def _mastered_before(
             )
             found.update({(r.learner_id, r.competency_id): r.mastered for r in rows})
     return found
-
-
-async def queue(
-    ctx: NotificationsContext, district: str, occasion: Occasion, wait: bool = True
-) -> int:
-    """Plan the occasion's notifications and append those not queued before."""
-    if wait:
-        await ctx.service.projector("notifications-recipients").wait_caught_up()
-    async with ctx.service.sessions()() as session:
-        learner = await person(session, occasion.learner_id)
-        if learner is not None and learner["erased"]:
-            return 0  # nothing is said about an erased learner
-        audiences = await audience_of(session, occasion.learner_id)
-        people = [p for members in audiences.values() for p in members]
-        prefs = await preferences_of(session, people)
-        rules = await rules_of(session, district) or DEFAULT_RULES
-        hooks = [
-            Webhook(row.webhook_id, tuple(row.triggers), row.enabled)
-            for row in await session.execute(
-                select(webhooks.c.webhook_id, webhooks.c.triggers, webhooks.c.enabled).where(
-                    webhooks.c.district == district
-                )
-            )
-        ]
-        if "competency_id" in occasion.facts:
-            statement = await statement_of(session, district, occasion.facts["competency_id"])
-            occasion = Occasion(
-                occasion.trigger,
-                occasion.learner_id,
-                occasion.cause_event_id,
-                occasion.at,
-                {**occasion.facts, "competency": statement},
-            )
-        planned = plan(occasion, rules, audiences, prefs, hooks, ctx.clock())
-        known = set(
-            await session.scalars(
-                select(outbox.c.notification_id).where(
-                    outbox.c.notification_id.in_([q.notification_id for q in planned])
-                )
-            )
-        )
-    fresh = [q for q in planned if q.notification_id not in known]
-    if fresh:
-        await ctx.append(
-            district,
-            occasion.learner_id,
-            [(f"{q.notification_id}/queued", q) for q in fresh],
-            occasion.cause_event_id,
-        )
-    return len(fresh)

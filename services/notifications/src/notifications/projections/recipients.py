@@ -5,10 +5,13 @@ messages name what was learned."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
 from sqlalchemy import JSON, Boolean, Column, MetaData, String, Table, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventlog.sql import delete_rows, put_row
+from eventlog.sql import delete_rows, in_chunks, put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.notifications import Audience
 from shared_events.events.pathways import FrameworkImported
@@ -139,20 +142,41 @@ class CompetenciesProjection:
         await session.execute(delete(competencies))
 
 
-async def audience_of(session: AsyncSession, learner_id: str) -> dict[Audience, list[str]]:
-    """The learner, their guardians, and the teachers of their classes."""
-    linked = await session.scalars(
-        select(guardians.c.guardian_id).where(guardians.c.learner_id == learner_id)
-    )
-    classes = select(enrollments.c.class_id).where(
-        (enrollments.c.person_id == learner_id) & (enrollments.c.role == "student")
-    )
-    teachers = await session.scalars(
-        select(enrollments.c.person_id)
-        .where(enrollments.c.class_id.in_(classes) & (enrollments.c.role == "teacher"))
-        .distinct()
-    )
-    return {"learner": [learner_id], "guardians": sorted(linked), "teachers": sorted(teachers)}
+async def audiences_of(
+    session: AsyncSession, learner_ids: Sequence[str]
+) -> dict[str, dict[Audience, list[str]]]:
+    """Per learner: the learner, their guardians, and the teachers of their classes."""
+    linked: dict[str, set[str]] = {learner: set() for learner in learner_ids}
+    taught: dict[str, set[str]] = {learner: set() for learner in learner_ids}
+    student, teacher = enrollments.alias("student"), enrollments.alias("teacher")
+    for chunk in in_chunks(learner_ids):
+        rows = await session.execute(
+            select(guardians.c.learner_id, guardians.c.guardian_id).where(
+                guardians.c.learner_id.in_(chunk)
+            )
+        )
+        for learner, guardian in rows:
+            linked[learner].add(guardian)
+        rows = await session.execute(
+            select(student.c.person_id, teacher.c.person_id)
+            .join(teacher, teacher.c.class_id == student.c.class_id)
+            .where(
+                student.c.person_id.in_(chunk)
+                & (student.c.role == "student")
+                & (teacher.c.role == "teacher")
+            )
+            .distinct()
+        )
+        for learner, staff in rows:
+            taught[learner].add(staff)
+    return {
+        learner: {
+            "learner": [learner],
+            "guardians": sorted(linked[learner]),
+            "teachers": sorted(taught[learner]),
+        }
+        for learner in learner_ids
+    }
 
 
 async def person(session: AsyncSession, person_id: str) -> dict[str, object] | None:
@@ -160,10 +184,34 @@ async def person(session: AsyncSession, person_id: str) -> dict[str, object] | N
     return None if row is None else dict(row._mapping)
 
 
-async def statement_of(session: AsyncSession, district: str, competency_id: str) -> str:
-    found = await session.scalar(
-        select(competencies.c.statement).where(
-            (competencies.c.district == district) & (competencies.c.competency_id == competency_id)
+async def erased_among(session: AsyncSession, person_ids: Sequence[str]) -> set[str]:
+    """Those of `person_ids` who were erased."""
+    found: set[str] = set()
+    for chunk in in_chunks(person_ids):
+        found.update(
+            await session.scalars(
+                select(people.c.person_id).where(
+                    people.c.person_id.in_(chunk) & people.c.erased.is_(True)
+                )
+            )
         )
-    )
-    return found or competency_id
+    return found
+
+
+async def statements_of(
+    session: AsyncSession, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The statements of those `(district, competency_id)` that have one."""
+    by_district: dict[str, list[str]] = defaultdict(list)
+    for district, competency in sorted(set(keys)):
+        by_district[district].append(competency)
+    found: dict[tuple[str, str], str] = {}
+    for district, competency_ids in by_district.items():
+        for chunk in in_chunks(competency_ids):
+            rows = await session.execute(
+                select(competencies.c.competency_id, competencies.c.statement).where(
+                    (competencies.c.district == district) & competencies.c.competency_id.in_(chunk)
+                )
+            )
+            found.update({(district, competency): statement for competency, statement in rows})
+    return found

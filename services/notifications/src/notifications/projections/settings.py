@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventlog.sql import put_row
+from eventlog.sql import in_chunks, put_row
 from eventlog.stored import StoredEvent
+from notifications.domain.planning import Webhook
 from shared_events.events.notifications import (
     NotificationRule,
     NotificationRulesSet,
@@ -93,14 +96,48 @@ class SettingsProjection:
 
 
 async def rules_of(session: AsyncSession, district: str) -> tuple[NotificationRule, ...] | None:
-    found = await session.scalar(select(rules.c.rules).where(rules.c.district == district))
-    return None if found is None else tuple(NotificationRule.model_validate(r) for r in found)
+    return (await rules_by_district(session, [district])).get(district)
 
 
-async def preferences_of(session: AsyncSession, people: list[str]) -> dict[str, PreferencesSet]:
-    rows = await session.execute(
-        select(preferences.c.person_id, preferences.c.body).where(
-            preferences.c.person_id.in_(people)
+async def rules_by_district(
+    session: AsyncSession, districts: Sequence[str]
+) -> dict[str, tuple[NotificationRule, ...]]:
+    """The rules of those `districts` that set theirs."""
+    found: dict[str, tuple[NotificationRule, ...]] = {}
+    for chunk in in_chunks(districts):
+        rows = await session.execute(
+            select(rules.c.district, rules.c.rules).where(rules.c.district.in_(chunk))
         )
-    )
-    return {person: PreferencesSet.model_validate(body) for person, body in rows}
+        for district, body in rows:
+            found[district] = tuple(NotificationRule.model_validate(r) for r in body)
+    return found
+
+
+async def webhooks_by_district(
+    session: AsyncSession, districts: Sequence[str]
+) -> dict[str, list[Webhook]]:
+    """Each district's webhooks (none: an empty list), in the order of their ids."""
+    found: dict[str, list[Webhook]] = {district: [] for district in districts}
+    for chunk in in_chunks(districts):
+        rows = await session.execute(
+            select(
+                webhooks.c.district, webhooks.c.webhook_id, webhooks.c.triggers, webhooks.c.enabled
+            )
+            .where(webhooks.c.district.in_(chunk))
+            .order_by(webhooks.c.webhook_id)
+        )
+        for district, webhook_id, triggers, enabled in rows:
+            found[district].append(Webhook(webhook_id, tuple(triggers), enabled))
+    return found
+
+
+async def preferences_of(session: AsyncSession, people: Sequence[str]) -> dict[str, PreferencesSet]:
+    found: dict[str, PreferencesSet] = {}
+    for chunk in in_chunks(people):
+        rows = await session.execute(
+            select(preferences.c.person_id, preferences.c.body).where(
+                preferences.c.person_id.in_(chunk)
+            )
+        )
+        found.update({person: PreferencesSet.model_validate(body) for person, body in rows})
+    return found
