@@ -1,37 +1,69 @@
-"""Evidence benchmark: N native submissions for M learners published to INGEST; time until
-every MasteryDecided is in the log.
+"""Evidence benchmark: N native submissions for M learners wait in INGEST; time until every
+MasteryDecided is in the log. Prints figures; asserts nothing.
 
-Beside it, in the same run: raw nats-py doing the same consume + 2 publishes per input, and the
-`eventsourcing` library saving the same two events per input to SQLite. Asserts nothing.
+1. Ratios, round by round: the evidence service in this process (`create_app`, SQLite), then
+   raw nats-py doing the same pattern at its best (`baseline.raw_batch_run`: fetch 256, an
+   evidence and a decision event per input published with `publish_async`, the batch's acks
+   awaited, one ack for the batch), each on a fresh server with the same settings, then the
+   `eventsourcing` library saving the same two events per input to SQLite. Targets:
+   ledger/raw ≥ 0.8, ledger/library ≥ 1.5. Rounds run with the server as `EmbeddedNats`
+   configures it (`sync_interval: always`) and with nats-server's default sync interval
+   (`--sync`). Beside each round: CPU milliseconds per input of this process and of the server
+   over the timed window, to tell which of the two sets the pace.
+2. Replicas: the service as one and as two OS processes (`python -m evidence`) sharing INGEST's
+   one durable consumer and one database (PostgreSQL at 127.0.0.1:5432 if it answers, a fresh
+   database each run; else SQLite), in both server settings. The intake's consumer is paused
+   while the inputs are published; the clock starts when it is resumed.
+
+Both parts stop the clock when the N-th MasteryDecided is stored in EVIDENCE (a consumer
+filtered on decisions that nobody reads; its pending count is polled 50 times a second). A run
+in which no decision comes for 20 s is reported as stalled and left out of the medians.
 
     make bench      # or: .venv/bin/python bench/evidence.py --events 2000 --learners 100
+    .venv/bin/python bench/evidence.py --rounds 5 --sync always --skip-replicas
+    .venv/bin/python bench/evidence.py --rounds 0 --replica-rounds 3 --replicas-db sqlite
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
+import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `evidence` service package.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
+import httpx
 import nats
-from baseline import raw_run
+from baseline import Publish, Window, cpu_seconds, raw_batch_run, timed
 from nats.js import JetStreamContext
 
+from eventlog.dev_keys import ensure_dev_keypair, issue_token
 from eventlog.embedded_nats import EmbeddedNats, free_port
 from eventlog.event_store import EventStore
 from eventlog.loop import run
+from eventlog.sealing import Pseudonyms, pseudonym_secret_from_settings
 from eventlog.settings import Settings
+from eventlog.stream_setup import ensure_streams
 from evidence.app import create_app
 from shared_events import Envelope, Timeline
 from shared_events.events.pathways import CompetencyDefinition, FrameworkImported
@@ -39,6 +71,33 @@ from shared_events.events.profiles import LearnerRegistered
 from shared_events.pii import Sealed
 
 DISTRICT, PARTNER = "d1", "bench"
+RAW_TARGET, LIBRARY_TARGET = 0.8, 1.5
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+INTAKE = ("INGEST", "evidence-ingest")  # the intake's durable consumer, shared by replicas
+DECISIONS = "bench-decisions"
+
+
+# -- the server, two ways --------------------------------------------------------------------
+
+SYNC_ALWAYS = "  sync_interval: always\n"
+
+
+class DefaultSyncNats(EmbeddedNats):
+    """`EmbeddedNats` without its `sync_interval: always`: nats-server's default (fsync every
+    two minutes), so a write is acknowledged before it is on disk."""
+
+    def config(self) -> str:
+        config = super().config()
+        if SYNC_ALWAYS not in config:
+            raise RuntimeError("EmbeddedNats no longer sets sync_interval: always; update bench")
+        return config.replace(SYNC_ALWAYS, "")
+
+
+SERVERS: dict[str, type[EmbeddedNats]] = {"always": EmbeddedNats, "default": DefaultSyncNats}
+SETTING = {"always": "sync_interval: always", "default": "server default sync"}
+
+
+# -- inputs and reference data ---------------------------------------------------------------
 
 
 def submission(n: int, learners: int) -> bytes:
@@ -54,9 +113,8 @@ def submission(n: int, learners: int) -> bytes:
     ).encode()
 
 
-async def setup(ctx: object, js: JetStreamContext, learners: int) -> None:
-    store = EventStore(js)
-    framework = FrameworkImported(
+def framework() -> FrameworkImported:
+    return FrameworkImported(
         framework_id="fw",
         version=1,
         title="bench",
@@ -65,13 +123,18 @@ async def setup(ctx: object, js: JetStreamContext, learners: int) -> None:
         ),
         content_hash="0" * 64,
     )
+
+
+async def setup(ids: Pseudonyms, js: JetStreamContext, learners: int) -> None:
+    """The framework, and the learners registered (as the profiles service would)."""
+    store = EventStore(js)
     await store.append(
         Timeline("frameworks", DISTRICT, "fw"),
-        [Envelope.wrap(framework, source="bench", subject="fw", district=DISTRICT)],
+        [Envelope.wrap(framework(), source="bench", subject="fw", district=DISTRICT)],
     )
     sealed = Sealed(key_id="k", nonce="bm9uY2Vub25jZTE", ciphertext="c2VhbGVk")
     for i in range(learners):
-        learner = ctx.ids.learner_id(DISTRICT, f"sis-{i}")  # type: ignore[attr-defined]
+        learner = ids.learner_id(DISTRICT, f"sis-{i}")
         event = LearnerRegistered(learner_id=learner, identity=sealed)
         await store.append(
             Timeline("profiles", DISTRICT, learner),
@@ -79,7 +142,57 @@ async def setup(ctx: object, js: JetStreamContext, learners: int) -> None:
         )
 
 
-async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
+async def publish_all(js: JetStreamContext, bodies: Sequence[bytes]) -> None:
+    """Published pipelined, every ack awaited (with a deadline: nats-py 2.16 leaves the future
+    of a refused publish pending)."""
+    futures = [await js.publish_async(f"ingest.{PARTNER}.native", body) for body in bodies]
+    await asyncio.wait_for(asyncio.gather(*futures), timeout=60)
+
+
+async def count_decisions(js: JetStreamContext) -> None:
+    """A consumer nobody reads, filtered on decisions: its pending count is what is stored."""
+    await js.add_consumer(
+        "EVIDENCE",
+        durable_name=DECISIONS,
+        filter_subject=f"evidence.{DISTRICT}.*.mastery",
+        ack_policy="explicit",
+    )
+
+
+async def decisions_stored(js: JetStreamContext) -> int:
+    return int((await js.consumer_info("EVIDENCE", DECISIONS)).num_pending or 0)
+
+
+class Stalled(Exception):
+    """No decision was stored for `STALL` seconds before all were: reported, not timed."""
+
+
+STALL = 20.0
+
+
+async def until_decided(js: JetStreamContext, events: int) -> int:
+    """Wait for the `events`-th decision; `Stalled` if none comes for `STALL` seconds."""
+    stored, moved = 0, time.monotonic()
+    while (now := await decisions_stored(js)) < events:
+        if now > stored:
+            stored, moved = now, time.monotonic()
+        elif time.monotonic() - moved > STALL:
+            info = await js.consumer_info(*INTAKE)
+            raise Stalled(
+                f"stalled: {now} of {events} decisions, none for {STALL:.0f}s; the intake's "
+                f"consumer has {info.num_ack_pending} submissions awaiting ack, "
+                f"{info.num_pending} not delivered, {info.num_redelivered} redelivered"
+            )
+        await asyncio.sleep(0.02)
+    return now
+
+
+# -- 1. ledger, raw nats-py, the library -----------------------------------------------------
+
+
+async def ledger_run(
+    url: str, tmp: Path, events: int, learners: int, server_pid: int | None = None
+) -> Window:
     from shared_events.events.evidence import IngestConfigured
 
     settings = Settings(service="evidence", nats_url=url, state_dir=tmp / "state")
@@ -93,27 +206,99 @@ async def ledger_run(url: str, tmp: Path, events: int, learners: int) -> float:
             Timeline("evidence", DISTRICT, "settings"),
             [Envelope.wrap(configured, source="bench", subject="settings", district=DISTRICT)],
         )
-        await setup(ctx, js, learners)
+        await setup(ctx.ids, js, learners)
         await ctx.reference_caught_up()
         # As in the raw run, the inputs wait in the stream before the clock starts: the intake
-        # is paused while they are published, then resumed.
+        # is stopped while they are published, then started.
         intake = ctx.service.parts.batches[0]
         await intake.stop()
-        for n in range(events):
-            await js.publish(f"ingest.{PARTNER}.native", submission(n, learners))
-        # Count the decisions as the log stores them: a consumer nobody reads, filtered on
-        # decisions, whose pending count is the number stored (asked 50 times a second).
-        await js.add_consumer(
-            "EVIDENCE",
-            durable_name="bench-decisions",
-            filter_subject=f"evidence.{DISTRICT}.*.mastery",
-            ack_policy="explicit",
+        await publish_all(js, [submission(n, learners) for n in range(events)])
+        await count_decisions(js)
+        with timed(server_pid) as window:
+            await intake.start(js, ctx.service.engine)
+            await until_decided(js, events)
+        return window
+
+
+class RawIntake:
+    """What raw nats-py publishes for an input: an evidence event and a decision event shaped
+    and sized as the ledger's (CloudEvents-style envelope; the decision lists the evidence it
+    used, the last ten of the learner's competency), ids derived from the input as the
+    ledger's are, each with its `Nats-Msg-Id`. No pseudonyms, no policy, no concurrency check:
+    the plain work of turning an input into two stored events."""
+
+    NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
+
+    def __init__(self) -> None:
+        self.used: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+
+    def envelope(
+        self, kind: str, id_: str, cause: str, learner: str, data: dict[str, Any]
+    ) -> bytes:
+        return json.dumps(
+            {
+                "specversion": "1.0",
+                "id": id_,
+                "type": f"evidence.{kind}",
+                "source": "raw",
+                "time": datetime.now(UTC).isoformat(),
+                "subject": learner,
+                "district": DISTRICT,
+                "dataschema": f"urn:learner-ledger:event:evidence.{kind}:1",
+                "schemaversion": 1,
+                "causationid": cause,
+                "correlationid": cause,
+                "data": data,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    def __call__(self, parsed: dict[str, Any], sequence: int) -> list[Publish]:
+        learner = f"lrn-{parsed['learner_sis_id']}"
+        competency = str(parsed["competency"])
+        cause = f"ingest/{sequence}/0"
+        recorded_id, decided_id = (str(uuid.uuid5(self.NAMESPACE, f"{cause}/{i}")) for i in (0, 1))
+        evidence_id = str(uuid.uuid5(self.NAMESPACE, f"{PARTNER}/{parsed['id']}"))
+        score = float(parsed["scaled"])
+        recorded = {
+            "evidence_id": evidence_id,
+            "learner_id": learner,
+            "competency_id": competency,
+            "score": score,
+            "observed_at": parsed["observed_at"],
+            "recorded_at": datetime.now(UTC).isoformat(),
+            "partner": PARTNER,
+            "source_id": parsed["id"],
+            "source_format": "native",
+            "ingest_sequence": sequence,
+        }
+        used = self.used.setdefault((learner, competency), deque(maxlen=10))
+        used.append(
+            {"evidence_id": evidence_id, "score": score, "observed_at": parsed["observed_at"]}
         )
-        start = time.perf_counter()
-        await intake.start(js, ctx.service.engine)
-        while (await js.consumer_info("EVIDENCE", "bench-decisions")).num_pending < events:
-            await asyncio.sleep(0.02)
-        return time.perf_counter() - start
+        new_score = sum(u["score"] for u in used) / len(used)
+        decided = {
+            "learner_id": learner,
+            "competency_id": competency,
+            "policy": {"policy_id": "district-default", "method": "average", "version": 1},
+            "evidence": list(used),
+            "new_level": "mastered" if new_score >= 0.8 else "familiar",
+            "new_score": new_score,
+            "mastered": new_score >= 0.8,
+        }
+        subject = f"rawout.{DISTRICT}.{learner}"
+        return [
+            (
+                f"{subject}.recorded",
+                self.envelope("evidence_recorded", recorded_id, cause, learner, recorded),
+                {"Nats-Msg-Id": recorded_id},
+            ),
+            (
+                f"{subject}.mastery",
+                self.envelope("mastery_decided", decided_id, cause, learner, decided),
+                {"Nats-Msg-Id": decided_id},
+            ),
+        ]
 
 
 @functools.cache
@@ -141,34 +326,45 @@ def eventsourcing_run(tmp: Path, events: int, learners: int) -> float:
     from eventsourcing.application import Application
 
     LearnerEvidence = library_aggregate()
-    app = Application(
+    app: Application[Any] = Application(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "es.db")}
     )
     aggregates = {i: LearnerEvidence(f"sis-{i}") for i in range(learners)}
     app.save(*aggregates.values())
     start = time.perf_counter()
     for n in range(events):
-        aggregate = app.repository.get(aggregates[n % learners].id)
+        aggregate: Any = app.repository.get(aggregates[n % learners].id)
         aggregate.record(f"s-{n}", (n % 10) / 10)
         aggregate.decide(sum(aggregate.scores) / len(aggregate.scores))
         app.save(aggregate)
     return time.perf_counter() - start
 
 
-async def one_round(events: int, learners: int) -> tuple[float, float, float]:
-    """Seconds taken by the ledger, raw nats-py and the library, each on a fresh server/file."""
+async def one_round(
+    events: int, learners: int, sync: str, raw_ack: str
+) -> tuple[Window, Window, float]:
+    """The ledger's and raw nats-py's windows, each on a fresh server, and the library's
+    seconds on a fresh file."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        server = EmbeddedNats(tmp / "nats", port=free_port())
+        server = SERVERS[sync](tmp / "nats", port=free_port())
         url = server.start()
         try:
-            ours = await ledger_run(url, tmp, events, learners)
+            assert server.process is not None
+            ours = await ledger_run(url, tmp, events, learners, server.process.pid)
+        finally:
+            server.stop()
+        server = SERVERS[sync](tmp / "nats-raw", port=free_port())
+        url = server.start()
+        try:
+            assert server.process is not None
             nc = await nats.connect(url)
-            raw = await raw_run(
+            raw = await raw_batch_run(
                 nc.jetstream(),
                 [submission(n, learners) for n in range(events)],
-                lambda body: body["learner_sis_id"],
-                publishes=2,
+                RawIntake(),
+                ack="last" if raw_ack == "last" else "each",
+                server_pid=server.process.pid,
             )
             await nc.close()
         finally:
@@ -177,39 +373,365 @@ async def one_round(events: int, learners: int) -> tuple[float, float, float]:
     return ours, raw, library
 
 
-async def main(events: int, learners: int, rounds: int) -> None:
-    results = [await one_round(events, learners) for _ in range(rounds)]
-    ours, raw, library = (statistics.median(r[i] for r in results) for i in range(3))
+async def ratios(events: int, learners: int, rounds: int, sync: str, raw_ack: str) -> None:
     print(
-        f"{events} native submissions, {learners} learners, one evidence replica, SQLite; "
-        f"median of {rounds} rounds (each: ledger, raw, library)"
+        f"{events} native submissions, {learners} learners, one evidence replica in this "
+        f"process, SQLite; server: {SETTING[sync]}; {rounds} rounds (each: ledger, raw, library)",
+        flush=True,
     )
+    results = []
+    for r in range(rounds):
+        try:
+            ours, raw, library = await one_round(events, learners, sync, raw_ack)
+        except Stalled as stalled:
+            print(f"  round {r + 1}: the ledger {stalled}; round left out", flush=True)
+            continue
+        results.append((ours.seconds, raw.seconds, library))
+        mean = events / 1e3  # CPU seconds over the window → ms per input
+        print(
+            f"  round {r + 1}: ledger {events / ours.seconds:.0f}, raw "
+            f"{events / raw.seconds:.0f}, library {events / library:.0f} inputs/s; "
+            f"ledger/raw {raw.seconds / ours.seconds:.2f}, ledger/library "
+            f"{library / ours.seconds:.2f}\n"
+            f"           CPU ms/input: ledger {ours.cpu / mean:.2f} + server "
+            f"{ours.server_cpu / mean:.2f}; raw {raw.cpu / mean:.2f} + server "
+            f"{raw.server_cpu / mean:.2f}",
+            flush=True,
+        )
+    if not results:
+        print(flush=True)
+        return
+    ours, raw, library = (statistics.median(r[i] for r in results) for i in range(3))
+    ack = "one ack a batch" if raw_ack == "last" else "an ack a message"
     rows = [
-        ("ledger: INGEST → recorded + decided", ours, 0, ""),
-        ("raw nats-py: consume + 2 publishes", raw, 1, f"ratio ledger/raw {raw / ours:.2f}"),
-        (
-            "eventsourcing library: 2 events/input",
-            library,
-            2,
-            f"ledger/library {library / ours:.2f}",
-        ),
+        ("ledger: INGEST → recorded + decided", ours, 0),
+        (f"raw nats-py: fetch 256, 2 publish_async, {ack}", raw, 1),
+        ("eventsourcing library: 2 events/input", library, 2),
     ]
-    for label, seconds, column, note in rows:
+    print("  median of rounds (the rounds' own figures in brackets):")
+    for label, seconds, column in rows:
         each = " ".join(f"{events / r[column]:.0f}" for r in results)
-        print(f"{label:<40} {events / seconds:>6.0f} inputs/s  ({each})  {note}")
+        print(f"    {label:<56} {events / seconds:>6.0f} inputs/s  ({each})")
     # Each round measures the three back to back, so a round's own ratio is the least touched by
     # this machine's slow and fast phases.
-    paired = [library / ours for ours, _, library in results]
-    print(
-        f"ledger/library round by round: {' '.join(f'{p:.2f}' for p in paired)}"
-        f"  (median {statistics.median(paired):.2f})"
+    for name, column, target in (("raw", 1, RAW_TARGET), ("library", 2, LIBRARY_TARGET)):
+        paired = [r[column] / r[0] for r in results]
+        print(
+            f"    ledger/{name:<8} round by round {' '.join(f'{p:.2f}' for p in paired)}"
+            f"  median {statistics.median(paired):.2f}  (target ≥ {target})"
+        )
+    print(flush=True)
+
+
+# -- 2. one replica against two --------------------------------------------------------------
+
+
+@dataclass
+class Replica:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_replica(name: str, env: dict[str, str], tmp: Path) -> Replica:
+    port = free_port()
+    log = tmp / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evidence"],
+            env={**env, "LEDGER_HTTP_PORT": str(port)},
+            cwd=tmp,  # not this folder, whose evidence.py would shadow the service
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Replica(name, port, process, log)
+
+
+async def ready(replica: Replica, give_up: float = 60.0) -> None:
+    deadline = time.monotonic() + give_up
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if replica.process.poll() is not None:
+                break
+            with contextlib.suppress(httpx.HTTPError):
+                response = await client.get(f"http://127.0.0.1:{replica.port}/readyz")
+                if response.status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    tail = replica.log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"replica {replica.name} never became ready:\n{tail}")
+
+
+def stop_replicas(replicas: Sequence[Replica]) -> None:
+    for replica in replicas:
+        if replica.process.poll() is None:
+            replica.process.terminate()
+    for replica in replicas:
+        try:
+            replica.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            replica.process.kill()
+            replica.process.wait()
+
+
+def keep_logs(replicas: Sequence[Replica], folder: Path, prefix: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for replica in replicas:
+        shutil.copyfile(replica.log, folder / f"{prefix}-{replica.name}-{int(time.time())}.log")
+
+
+async def configure_ingest(state: Path, port: int) -> None:
+    """The partner allowed to send for the district, set over the API as an admin would."""
+    private_key, _ = ensure_dev_keypair(state)
+    token = issue_token(
+        private_key.read_bytes(),
+        issuer="learner-ledger-dev",
+        audience="learner-ledger",
+        subject="bench-admin",
+        roles=["district_admin"],
+        district=DISTRICT,
     )
+    async with httpx.AsyncClient() as client:
+        response = await client.put(
+            f"http://127.0.0.1:{port}/v1/ingest",
+            json={"partners": [PARTNER]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    if response.status_code != 200:
+        raise RuntimeError(f"PUT /v1/ingest: {response.status_code} {response.text}")
+
+
+async def settled(js: JetStreamContext, give_up: float = 60.0) -> None:
+    """Every consumer of the reference streams (each replica's projectors, the registrations
+    handler) has taken in and acknowledged everything: the shared read models reflect the log."""
+    deadline = time.monotonic() + give_up
+    while time.monotonic() < deadline:
+        infos = [
+            info
+            for stream in ("PROFILES", "PATHWAYS", "EVIDENCE")
+            for info in await js.consumers_info(stream)
+        ]
+        if all(not info.num_pending and not info.num_ack_pending for info in infos):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the replicas' read models did not catch up")
+
+
+async def create_database(name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES, timeout=10)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES, timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@dataclass
+class ReplicaRun:
+    seconds: float | None  # None: the run stalled or failed (`note` says how)
+    replicas_cpu: list[float]
+    server_cpu: float
+    note: str = ""
+
+
+async def replicas_run(
+    events: int, learners: int, count: int, sync: str, database: str, logs: Path | None = None
+) -> ReplicaRun:
+    """`count` replicas as processes on a fresh server and database; the intake's consumer is
+    paused while the inputs are published, and the clock starts when it is resumed."""
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        server = SERVERS[sync](tmp / "nats", port=free_port())
+        url = server.start()
+        state = tmp / "state"
+        db_name = f"bench_evidence_{uuid.uuid4().hex[:12]}"
+        if database == "postgresql":
+            database_url = await create_database(db_name)
+        else:
+            database_url = f"sqlite+aiosqlite:///{tmp / 'evidence.db'}"
+        env = {
+            **os.environ,
+            "LEDGER_NATS_URL": url,
+            "DATABASE_URL": database_url,
+            "LEDGER_STATE_DIR": str(state),
+            "LEDGER_SERVICE": "evidence",
+        }
+        replicas: list[Replica] = []
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js)
+            # One after the other: the first creates the tables, keys and secret files.
+            for i in range(count):
+                replicas.append(start_replica(f"replica-{i + 1}", env, tmp))
+                await ready(replicas[-1])
+            await configure_ingest(state, replicas[0].port)
+            ids = Pseudonyms(pseudonym_secret_from_settings(Settings(state_dir=state)))
+            await setup(ids, js, learners)
+            await settled(js)
+            # A consumer resumed does not answer the pulls already waiting on it; a message
+            # stored after the resume does. So the last input is published after it.
+            await js.pause_consumer(*INTAKE, "2999-01-01T00:00:00Z")
+            await publish_all(js, [submission(n, learners) for n in range(events - 1)])
+            await count_decisions(js)
+            assert server.process is not None
+            cpu = [cpu_seconds(r.process.pid) for r in replicas]
+            server_cpu = cpu_seconds(server.process.pid)
+            start = time.perf_counter()
+            await js.resume_consumer(*INTAKE)
+            await publish_all(js, [submission(events - 1, learners)])
+            seconds: float | None = None
+            note = ""
+            try:
+                decided = await until_decided(js, events)
+                seconds = time.perf_counter() - start
+                if decided != events:
+                    note = f"{decided} decisions for {events} submissions"
+            except Stalled as stalled:
+                note = str(stalled)
+            return ReplicaRun(
+                seconds,
+                [cpu_seconds(r.process.pid) - c for r, c in zip(replicas, cpu, strict=True)],
+                cpu_seconds(server.process.pid) - server_cpu,
+                note,
+            )
+        except Exception:
+            for replica in replicas:
+                print(f"--- {replica.name} log (tail)", file=sys.stderr)
+                print(replica.log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            await nc.close()
+            stop_replicas(replicas)
+            server.stop()
+            if logs is not None:
+                keep_logs(replicas, logs, f"{sync}-{count}")
+            if database == "postgresql":
+                await drop_database(db_name)
+
+
+def postgres_answers() -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+
+
+async def replicas_table(
+    events: int,
+    learners: int,
+    rounds: int,
+    settings: Sequence[str],
+    database: str,
+    logs: Path | None = None,
+) -> None:
+    print(
+        f"One evidence replica against two (separate processes, one INGEST consumer, "
+        f"{database} shared); {events} submissions, {learners} learners; {rounds} round(s), "
+        "1 and 2 alternating first",
+        flush=True,
+    )
+    runs: dict[tuple[str, int], list[ReplicaRun]] = {}
+    for sync in settings:
+        for r in range(rounds):
+            for count in (1, 2) if r % 2 == 0 else (2, 1):
+                result = await replicas_run(events, learners, count, sync, database, logs)
+                runs.setdefault((sync, count), []).append(result)
+                cpu = "+".join(f"{c:.2f}" for c in result.replicas_cpu)
+                figure = (
+                    f"{events / result.seconds:.0f} inputs/s in {result.seconds:.2f}s"
+                    if result.seconds
+                    else "no figure"
+                )
+                note = f"; {result.note}" if result.note else ""
+                print(
+                    f"  {SETTING[sync]}, {count} replica(s): {figure}; CPU s: replicas {cpu}, "
+                    f"server {result.server_cpu:.2f}{note}",
+                    flush=True,
+                )
+    print(f"  {'setting':<24} {'replicas':>8} {'inputs/s':>9}  {'rounds':<20} {'ratio 2/1':>9}")
+    for sync in settings:
+        medians: dict[int, float] = {}
+        for count in (1, 2):
+            rates = [events / x.seconds if x.seconds else None for x in runs[(sync, count)]]
+            timed = [x for x in rates if x is not None]
+            each = " ".join(f"{x:.0f}" if x is not None else "stalled" for x in rates)
+            if timed:
+                medians[count] = statistics.median(timed)
+            figure = f"{medians[count]:>9.0f}" if count in medians else f"{'-':>9}"
+            ratio = ""
+            if count == 2 and len(medians) == 2:
+                ratio = f"{medians[2] / medians[1]:>9.2f}"
+            print(f"  {SETTING[sync]:<24} {count:>8} {figure}  ({each + ')':<19} {ratio}")
+    print(flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = ["always", "default"] if args.sync == "both" else [args.sync]
+    if args.rounds:
+        for sync in settings:
+            await ratios(args.events, args.learners, args.rounds, sync, args.raw_ack)
+    if not args.skip_replicas and args.replica_rounds:
+        database = args.replicas_db
+        if database == "auto":
+            database = "postgresql" if postgres_answers() else "sqlite"
+        await replicas_table(
+            args.events,
+            args.learners,
+            args.replica_rounds,
+            ["always", "default"],
+            database,
+            args.logs,
+        )
+
+
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
+    parser.add_argument("--events", type=int, default=1000, help="submissions (default 1000)")
+    parser.add_argument("--learners", type=int, default=100, help="learners (default 100)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of ledger, raw, library (0: none)"
+    )
+    parser.add_argument(
+        "--sync",
+        choices=("always", "default", "both"),
+        default="both",
+        help="server sync interval for the ledger/raw/library rounds: always (as EmbeddedNats "
+        "configures it), nats-server's default, or both (default)",
+    )
+    parser.add_argument(
+        "--raw-ack",
+        choices=("last", "each"),
+        default="last",
+        help="raw baseline's ack: the batch's last message (AckPolicy.ALL) or each message",
+    )
+    parser.add_argument("--skip-replicas", action="store_true", help="no 1-vs-2 replica runs")
+    parser.add_argument(
+        "--replica-rounds", type=int, default=2, help="rounds of 1 and 2 replicas per setting"
+    )
+    parser.add_argument(
+        "--replicas-db",
+        choices=("auto", "sqlite", "postgresql"),
+        default="auto",
+        help="the replicas' shared database: PostgreSQL at 127.0.0.1:5432 if it answers (auto)",
+    )
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="keep the replicas' logs in this folder"
+    )
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--events", type=int, default=1000)
-    parser.add_argument("--learners", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    run(main(args.events, args.learners, args.rounds))
+    run(main(arguments()))
