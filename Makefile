@@ -53,6 +53,7 @@ bench: install ## Benchmarks: appends, projector throughput, profile latency, ev
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/pathways.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/stages.py
 
 docs: install ## Export JSON Schema for every event and the AsyncAPI document to docs/schemas/
 	$(BIN)/ledgerctl schemas export docs/schemas

@@ -2,11 +2,10 @@
 benchmarks of services that take mastery decisions in share: the decisions, and the round
 beside raw.
 
-Two raw shapes, each the best plain nats-py does for the service's own pattern:
+The raw shape is the best plain nats-py does for a batch consumer's pattern (the evidence
+intake, pathways and notifications all take their input a batch at a time):
 
-- `raw_run`: one message in flight, as an event handler works (pathways, notifications): fetch
-  one input, publish `publishes` messages with each ack awaited, ack the input.
-- `raw_batch_run`: a batch intake, as the evidence intake works: `fetch(256)` from a durable
+- `raw_batch_run`: `fetch(256)` from a durable
   pull consumer, every output of the batch published with `js.publish_async` (pipelined; none
   waits for the ack of another), the batch's futures awaited, then the batch acknowledged with
   one ack of its last message (`AckPolicy.ALL`) — or, with `ack="each"`, an ack per message
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import nats
+import stages
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -36,31 +36,6 @@ from eventlog.stream_setup import stream_config
 from shared_events import Envelope
 from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
 from shared_events.streams import StreamSpec
-
-
-async def raw_run(
-    js: JetStreamContext,
-    inputs: Sequence[bytes],
-    key_of: Callable[[dict[str, Any]], str],
-    publishes: int = 1,
-) -> float:
-    """Seconds to consume `inputs` (published first, outside the clock) and publish
-    `publishes` copies of each to `rawout.<key_of(parsed input)>`."""
-    await js.add_stream(name="RAWIN", subjects=["rawin.>"])
-    await js.add_stream(name="RAWOUT", subjects=["rawout.>"])
-    for body in inputs:
-        await js.publish("rawin.bench", body)
-    sub = await js.pull_subscribe("rawin.>", durable="raw", stream="RAWIN")
-    start = time.perf_counter()
-    seen = 0
-    while seen < len(inputs):
-        for msg in await sub.fetch(1, timeout=5):
-            subject = f"rawout.{key_of(json.loads(msg.data))}"
-            for _ in range(publishes):
-                await js.publish(subject, msg.data)
-            await msg.ack()
-            seen += 1
-    return time.perf_counter() - start
 
 
 def cpu_seconds(pid: int | None = None) -> float:
@@ -180,11 +155,16 @@ async def decisions_beside_raw(
         try:
             ours = await ledger_run(url, tmp)
             nc = await nats.connect(url)
-            raw = await raw_run(
-                nc.jetstream(),
-                [d.model_dump_json().encode() for d in decisions],
-                lambda body: body["subject"],
+
+            def one_event(decision: dict[str, Any], sequence: int) -> list[Publish]:
+                body = json.dumps({"decision": decision["id"], "at": sequence}).encode()
+                headers = {"Nats-Msg-Id": f"{decision['id']}/raw"}
+                return [(f"rawout.{decision['subject']}", body, headers)]
+
+            window = await raw_batch_run(
+                nc.jetstream(), [d.model_dump_json().encode() for d in decisions], one_event
             )
+            raw = window.seconds
             await nc.close()
         finally:
             server.stop()
@@ -196,7 +176,8 @@ def print_beside_raw(
 ) -> None:
     print(title)
     print(f"{label:<46} {count / ours:>7.0f} decisions/s")
+    stages.note(name, count / ours)
     print(
-        f"{'raw nats-py: consume 1 at a time + 1 publish':<46} {count / raw:>7.0f} decisions/s"
+        f"{'raw nats-py: fetch 256, publish_async, batch ack':<46} {count / raw:>7.0f} decisions/s"
         f"  ratio {name}/raw {raw / ours:.2f}"
     )

@@ -54,6 +54,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(H
 
 import httpx
 import nats
+import stages
 from baseline import Publish, Window, cpu_seconds, raw_batch_run, timed
 from nats.js import JetStreamContext
 
@@ -402,6 +403,8 @@ async def ratios(events: int, learners: int, rounds: int, sync: str, raw_ack: st
         print(flush=True)
         return
     ours, raw, library = (statistics.median(r[i] for r in results) for i in range(3))
+    if sync == "always":
+        stages.note("intake", events / ours, fresh=True)
     ack = "one ack a batch" if raw_ack == "last" else "an ack a message"
     rows = [
         ("ledger: INGEST → recorded + decided", ours, 0),
