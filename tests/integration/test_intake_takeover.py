@@ -49,16 +49,20 @@ def start_replica(name: str, env: dict[str, str], port: int, logs: Path) -> subp
     )
 
 
-async def ready(port: int) -> None:
+async def ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Wait for the replica's /readyz (a cold start on a busy 2-core machine can take a while)."""
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(1200):
+            if process.poll() is not None:
+                break
             try:
                 if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-    raise AssertionError(f"the replica on {port} never became ready")
+    tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-3000:]
+    raise AssertionError(f"the replica on {port} never became ready ({process.poll()}): {tail}")
 
 
 async def test_killing_one_replica_mid_batch_hands_its_submissions_to_the_other(tmp_path):
@@ -80,8 +84,8 @@ async def test_killing_one_replica_mid_batch_hands_its_submissions_to_the_other(
     try:
         js = nc.jetstream()
         await ensure_streams(js)
-        for port in ports.values():
-            await ready(port)
+        for name, port in ports.items():
+            await ready(replicas[name], port, tmp_path / f"{name}.log")
         await set_up_district(js, state, ports["a"])
 
         seen: dict[int, float] = {}  # INGEST sequence → when its outcome was first seen

@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -86,10 +87,22 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
 
 
 async def create_tables(engine: AsyncEngine, *metadatas: MetaData) -> None:
-    """Create the runtime's tables and every given read model's tables if missing."""
-    async with engine.begin() as conn:
-        for metadata in (runtime_metadata, *metadatas):
-            await conn.run_sync(metadata.create_all)
+    """Create the runtime's tables and every given read model's tables if missing.
+
+    Replicas starting together race to create the same tables: the loser's "already exists"
+    means the work is done, so it looks again rather than failing its start."""
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                for metadata in (runtime_metadata, *metadatas):
+                    await conn.run_sync(metadata.create_all)
+            return
+        except DBAPIError as exc:
+            # SQLite and PostgreSQL say "already exists"; PostgreSQL may instead trip over
+            # the catalogue's own unique key (pg_type) when both create a table at once.
+            said = str(exc.orig).lower()
+            if not ("already exists" in said or "pg_type" in said) or attempt == 4:
+                raise
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
