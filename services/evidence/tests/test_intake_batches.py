@@ -238,3 +238,40 @@ async def test_a_failing_submission_holds_back_newer_ones_of_its_learner_only(wo
     assert first == [None] and second == [None, None]
     recorded = await world.events(learner, "recorded")
     assert [e.source_id for e in recorded] == ["o-1", "n-1"], "the older one first"
+
+
+class Died(BaseException):
+    """The process dies: nothing after this point happens."""
+
+
+async def test_a_resend_with_other_content_is_refused_even_before_the_first_was_noted(
+    world, monkeypatch
+):
+    """The first submission's events are in the log but its notes are not (the process died
+    in between): a resend of its id with another score is refused by what the log holds, and
+    the first one's redelivery is accepted as what the log holds."""
+    learner = await world.register("sis-1")
+    first = message(native("z-1", "sis-1", 0.3, day(0)))
+    real = process.settle
+
+    async def appends_then_dies(*args):
+        await real(*args)
+        raise Died
+
+    monkeypatch.setattr(process, "settle", appends_then_dies)
+    with pytest.raises(Died):
+        await process.process_batch(world.ctx, [first])
+    monkeypatch.setattr(process, "settle", real)
+    assert len(await world.events(learner, "recorded")) == 1
+
+    changed = message(native("z-1", "sis-1", 0.9, day(0)))
+    assert await process.process_batch(world.ctx, [changed]) == [None]
+    [refused] = await world.rejections()
+    assert refused.ingest_sequence == changed.sequence
+    assert (refused.field, refused.source_id) == ("id", "z-1")
+    assert "already received with different content" in refused.rule
+
+    assert await process.process_batch(world.ctx, [first]) == [None]
+    [recorded] = await world.events(learner, "recorded")
+    assert recorded.score == 0.3
+    assert len(await world.rejections()) == 1, "the original is not refused"

@@ -42,18 +42,18 @@ class GroupCommit(Generic[T]):
             try:
                 async with sessions(engine)() as session, session.begin():
                     await self.write(session, [item for item, _ in taken])
-            except BaseException as exc:
+            except Exception as exc:
                 for _, done in taken:
                     if not done.done():
-                        done.set_exception(
-                            exc if isinstance(exc, Exception) else RuntimeError("stopped")
-                        )
-                if not isinstance(exc, Exception):
-                    for _, done in self._waiting:
-                        done.set_exception(RuntimeError("stopped"))
-                    self._waiting = []
-                    raise
+                        done.set_exception(exc)
                 continue
+            except BaseException:
+                # The process is going down: every waiter is cancelled with it (nothing of
+                # theirs is to be answered for), whatever was not written comes again.
+                for _, done in taken + self._waiting:
+                    done.cancel()
+                self._waiting = []
+                raise
             for _, done in taken:
                 if not done.done():
                     done.set_result(None)

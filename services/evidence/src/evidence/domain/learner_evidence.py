@@ -82,6 +82,19 @@ def evolve(state: LearnerEvidence, event: Event) -> LearnerEvidence:
     return state
 
 
+def received_otherwise(state: LearnerEvidence, evidence: EvidenceRecorded | EvidenceHeld) -> bool:
+    """Whether the log already holds this evidence id with other content (another competency,
+    score or time): a partner reusing an id for a different observation."""
+    known = state.recorded.get(evidence.evidence_id) or state.held.get(evidence.evidence_id)
+    if known is None:
+        return False
+    return (known.competency_id, known.score, known.observed_at) != (
+        evidence.competency_id,
+        evidence.score,
+        evidence.observed_at,
+    )
+
+
 def history(state: LearnerEvidence, competency_id: str) -> list[Scored]:
     """The competency's evidence that still counts, in observation order."""
     scored = [

@@ -50,6 +50,7 @@ class Order:
 
     def __init__(self) -> None:
         self.last: dict[str, asyncio.Task[Any]] = {}
+        self._ended: set[asyncio.Task[Any]] = set()  # tasks already ended at the last start
         self.reading = asyncio.Lock()
         """Held by a batch from its arrival until its runs are started (FIFO), so batches
         read concurrently still take their place in line in the order they came."""
@@ -62,8 +63,12 @@ class Order:
     ) -> list[asyncio.Task[T]]:
         """Group `submissions` (in INGEST order) into runs and start a task for each, after
         the earlier tasks that share a key with it."""
-        for key in [k for k, task in self.last.items() if task.done()]:
+        # A task is forgotten only if it had ended by the previous start, which came before
+        # this batch read what is known: its notes are in what was read. One that ended since
+        # may have noted after the read, so its followers still read again.
+        for key in [k for k, task in self.last.items() if task in self._ended]:
             del self.last[key]
+        self._ended = {task for task in self.last.values() if task.done()}
         keyed = [(s, keys_of(s, sources)) for s in submissions]
         # How many submissions of this batch name each key.
         named: dict[str, int] = {}

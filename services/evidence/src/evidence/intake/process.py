@@ -89,8 +89,13 @@ async def _carry_out(ctx: EvidenceContext, known: Known, run: Run) -> Results:
 async def _unprocessable(
     ctx: EvidenceContext, submission: Submission, exc: Exception
 ) -> Exception | None:
-    """A submission that makes its own processing fail is rejected with the reason."""
-    rejection = Rejection("body", f"could not be processed: {reason_of(exc)[:500]}")
+    """A submission that makes its own processing fail is rejected with the reason (a
+    Rejection found only against the log, with its own field and rule)."""
+    rejection = (
+        exc
+        if isinstance(exc, Rejection)
+        else Rejection("body", f"could not be processed: {reason_of(exc)[:500]}")
+    )
 
     async def rejected() -> None:
         outcome = await reject(ctx, submission, rejection)

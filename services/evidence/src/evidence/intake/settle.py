@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evidence.context import EvidenceContext
+from evidence.domain.learner_evidence import received_otherwise
 from evidence.ingest.observation import NoEvidence, Observation, Rejection, Voiding
 from evidence.intake.bookkeeping import Notes
 from evidence.intake.decisions import Step, apply_steps, apply_to_learner, recorded_from_held
@@ -162,13 +163,13 @@ def _plan(
             "source_format": submission.fmt,
             "ingest_sequence": message.sequence,
         }
-        event: Event
+        event: EvidenceRecorded | EvidenceHeld
         if known.statuses.get(resolved.learner_id) == "active":
             event = EvidenceRecorded(recorded_at=message.stored_at, **common)
-            planned.step = Step(cause, _once(eid, event), mend=(resolved.competency_id,))
+            planned.step = Step(cause, _once(event, item), mend=(resolved.competency_id,))
         else:
             event = EvidenceHeld(**common)
-            planned.step = Step(cause, _once(eid, event))
+            planned.step = Step(cause, _once(event, item))
         planned.timeline = (resolved.district, resolved.learner_id)
         row |= {
             "evidence_id": eid,
@@ -268,9 +269,18 @@ def _statement_row(
     }
 
 
-def _once(evidence_id_: str, event: Event) -> Callable[[Any], list[Event]]:
+def _once(event: EvidenceRecorded | EvidenceHeld, item: Item) -> Callable[[Any], list[Event]]:
+    """The evidence, unless the learner's log already has it; a log holding the same id with
+    other content (noted nowhere else yet: a crash, another replica) refuses the item."""
+
     def plan(state: Any) -> list[Event]:
-        known = evidence_id_ in state.recorded or evidence_id_ in state.held
+        if received_otherwise(state, event):
+            raise Rejection(
+                f"{item.prefix}id",
+                f"conflict: {event.source_id!r} was already received with different content",
+                event.source_id,
+            )
+        known = event.evidence_id in state.recorded or event.evidence_id in state.held
         return [] if known else [event]
 
     return plan
