@@ -173,9 +173,11 @@ async def settled(apps: dict, nc: Client) -> dict[str, list[tuple[str, str]]]:
 
 
 async def learner_logs(nc: Client) -> dict[str, list[tuple[str, str]]]:
-    """Per learner and stream, the (type, id) of their events in log order; notifications
-    as a sorted list: they are queued by two consumers (mastery decisions, pathway events)
-    and delivered when they are, so only what they are is fixed, not how they interleave."""
+    """Per learner and stream, the (type, id) of their events in log order. Notifications as
+    a sorted list of what was queued and which notifications were delivered: they are queued
+    by two consumers (mastery decisions, pathway events) and delivered when they are, so what
+    they are is fixed, not how they interleave; a delivery tried while the broker was away is
+    tried again (another attempt, another event id) and still delivers the same notification."""
     js = nc.jetstream()
     logs: dict[str, list[tuple[str, str]]] = {}
     for stream in LOGS:
@@ -188,7 +190,12 @@ async def learner_logs(nc: Client) -> dict[str, list[tuple[str, str]]]:
             if not learner.startswith("lrn-"):
                 continue  # the district's settings, written once by the setup
             envelope = decode(msg.data)
-            logs.setdefault(f"{stream}/{learner}", []).append((envelope.type, envelope.id))
+            entry = (envelope.type, envelope.id)
+            if stream == "NOTIFICATIONS" and envelope.type != "notifications.notification_queued":
+                if envelope.type != "notifications.notification_delivered":
+                    continue  # a failed attempt, a read: not what was said
+                entry = (envelope.type, envelope.data.notification_id)
+            logs.setdefault(f"{stream}/{learner}", []).append(entry)
     return {k: sorted(v) if k.startswith("NOTIFICATIONS/") else v for k, v in logs.items()}
 
 
