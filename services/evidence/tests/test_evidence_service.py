@@ -499,3 +499,40 @@ async def test_a_failed_bookkeeping_write_is_tried_again(world, monkeypatch):
     assert changed.status_code == 409, changed.text
     assert len(await world.events(learner, "recorded")) == 1
     assert len(await world.events(learner, "mastery")) == 1
+
+
+async def test_a_submission_that_fails_every_delivery_is_parked_with_its_rejection_recorded(
+    world, monkeypatch
+):
+    """The database refuses one submission's run for good: it is retried, delivered again,
+    and after its last delivery parked — and rejected with the reason, so its sender has a
+    verdict. The submission behind it is decided meanwhile."""
+    from sqlalchemy import select
+
+    from eventlog.sql import parked_events, sessions
+    from evidence.intake import bookkeeping, process
+
+    learner = await world.register("sis-1")
+    other = await world.register("sis-2")
+    world.ctx.retry_deadline = 0.3
+    real = process.settle
+
+    async def stuck(ctx, known, members):
+        if any(m.items and m.items[0].parsed.source_id == "stuck-1" for m in members):
+            raise ConnectionError("database unavailable")
+        return await real(ctx, known, members)
+
+    monkeypatch.setattr(process, "settle", stuck)
+    sequence = await world.publish("native", native("stuck-1", "sis-1", 0.8, DAY))
+    await world.publish("native", native("fine-1", "sis-2", 0.6, DAY))
+
+    await world.until(lambda: world.events(other, "mastery"))
+    [refused] = await world.until(world.rejections, timeout=60)
+    assert refused.ingest_sequence == sequence
+    assert "could not be processed" in refused.rule and "database unavailable" in refused.rule
+    async with sessions(world.ctx.service.engine)() as session:
+        parked = (await session.execute(select(parked_events.c.sequence))).scalars().all()
+        verdict = await bookkeeping.outcome(session, sequence)  # what an HTTP sender waits on
+    assert parked == [sequence]
+    assert verdict is not None and verdict["status"] == "rejected"
+    assert await world.events(learner) == []

@@ -42,6 +42,9 @@ class EvidenceContext(ServiceBound):
         from evidence.intake import bookkeeping
         from evidence.intake.order import Order
 
+        # How long the intake retries a broker or database failure for one run before handing
+        # its submissions back to JetStream for a later delivery.
+        self.retry_deadline = 120.0
         # The intake's ordering keys in flight, and its notes committed many runs at a time.
         self.order = Order()
         self.notes: GroupCommit[Notes] = GroupCommit(bookkeeping.write)

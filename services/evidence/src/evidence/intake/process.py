@@ -118,7 +118,9 @@ async def reject_unprocessable(ctx: EvidenceContext, message: RawStored, reason:
 
 
 async def _retry(ctx: EvidenceContext, what: str, work):  # type: ignore[no-untyped-def]
-    return await retrying(work, what=what, stopping=lambda: ctx.service.stopping)
+    return await retrying(
+        work, what=what, deadline=ctx.retry_deadline, stopping=lambda: ctx.service.stopping
+    )
 
 
 async def _reached(ctx: EvidenceContext, messages: Sequence[RawStored]) -> set[int]:
