@@ -87,6 +87,7 @@ async def test_two_replicas_and_a_crash_end_as_one_sequential_run(
     for body in INPUTS:
         await world.js.publish(f"ingest.{PARTNER}.native", json.dumps(body).encode())
     await world.until(lambda: appended["a"] >= 10 and not intake_a.running)
+    await replica_a_running.__aexit__(None, None, None)  # the rest of A goes too
     async with running_app(replica_b):
 
         async def all_decided():
@@ -96,7 +97,6 @@ async def test_two_replicas_and_a_crash_end_as_one_sequential_run(
 
         await world.until(all_decided, timeout=60)
         await asyncio.sleep(0.5)
-        await replica_a_running.__aexit__(None, None, None)
 
     assert appended["b"] > 0, "the other replica took the dead one's submissions up"
     recorded: list[EvidenceRecorded] = []

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 REQUEUE_MARGIN = 0.5  # seconds
+SHARED_BY = 4
+"""Replicas a consumer that is not exclusive leaves room in flight for."""
 
 BatchHandler = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
 ParkedHandler = Callable[[RawStored, str], Awaitable[None]]
@@ -123,7 +125,8 @@ class BatchConsumer:
             stream=stream,
             subjects=subjects,
             retry=retry or RetryPolicy(),
-            max_ack_pending=batch * depth,
+            # Shared by every replica fetching from it: room for several replicas' batches.
+            max_ack_pending=batch * depth * (1 if exclusive or partition else SHARED_BY),
             description=description or f"batch consumer {name}",
         )
         self.handler = handler
