@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from eventlog.event_store import EventStore
+from eventlog.hashchain import verify_chain
 from pathways.app import create_app
 from pathways.handlers import sweep_pace
 from shared_events import Envelope, Timeline
@@ -169,6 +170,9 @@ async def test_a_path_through_the_sample_framework_is_driven_by_mastery_decision
     assert [e.competency_id for e in rolled] == [ids["6.RP.A"], ids["6.RP.A.3"]]
     advanced = [e.competency_id for e in log if isinstance(e, PathwayAdvanced)]
     assert len(advanced) == len(set(advanced)) == 8
+    # Appended on the remembered state with the remembered hash: the chain holds.
+    stored = await district.store.read(Timeline("pathways", D, "lrn-1"))
+    assert verify_chain((e.sequence, e.body) for e in stored).intact
 
     view = await district.view("lrn-1", headers=district.learner_token)
     pathway = view["pathways"][0]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from eventlog.event_store import ConcurrencyConflict
+from eventlog.hashchain import link_hash
 from eventlog.service import ServiceBound
 from pathways.domain.graph import Graph
 from pathways.domain.pathway import DEFAULT_POLICY, GraphOf, LearnerPathways, evolve, fold
@@ -32,6 +33,9 @@ class UnknownFramework(LookupError):
 class Known:
     state: LearnerPathways
     sequence: int
+    last_hash: str | None = None
+    """Hash of the event at `sequence` (None: not known), passed as the next append's
+    `prevhash` so the append need not read the timeline's last event first."""
 
 
 class PathwaysContext(ServiceBound):
@@ -50,7 +54,9 @@ class PathwaysContext(ServiceBound):
         if known is not None and known.sequence == last:
             return known
         stored = await store.read(timeline) if last else []
-        known = Known(fold(learner_id, (e.envelope.data for e in stored)), last)
+        at_last = [link_hash(e.body) for e in stored if e.sequence == last]
+        state = fold(learner_id, (e.envelope.data for e in stored))
+        known = Known(state, last, at_last[0] if at_last else None)
         self._remember(district, learner_id, known)
         return known
 
@@ -132,7 +138,9 @@ class PathwaysContext(ServiceBound):
                 events, cause=cause, source=SOURCE, subject=learner_id, district=district
             )
             try:
-                appended = await self.service.store.append(timeline, envelopes, known.sequence)
+                appended = await self.service.store.append(
+                    timeline, envelopes, known.sequence, prevhash=known.last_hash
+                )
             except ConcurrencyConflict:
                 self.timelines.pop((district, learner_id), None)
                 if attempt + 1 == ATTEMPTS:
@@ -142,7 +150,8 @@ class PathwaysContext(ServiceBound):
             for event in events:
                 state = evolve(state, event)
             if not appended.already_stored:
-                self._remember(district, learner_id, Known(state, appended.last_sequence))
+                known = Known(state, appended.last_sequence, appended.last_hash)
+                self._remember(district, learner_id, known)
             return events
         raise AssertionError("unreachable")
 

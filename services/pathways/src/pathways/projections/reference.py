@@ -4,6 +4,9 @@ latest mastery decision per competency (EVIDENCE), which a new pathway starts fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -16,10 +19,11 @@ from sqlalchemy import (
     Table,
     delete,
     select,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventlog.sql import delete_rows, put_row
+from eventlog.sql import delete_rows, in_chunks, put_row
 from eventlog.stored import StoredEvent
 from shared_events.events.evidence import MasteryDecided
 from shared_events.events.pathways import PathwayPolicySet
@@ -143,22 +147,36 @@ class MasteryProjection:
     subjects = ("evidence.*.*.mastery",)
 
     async def apply(self, session: AsyncSession, event: StoredEvent) -> None:
-        data = event.envelope.data
-        if not isinstance(data, MasteryDecided):
-            return
-        await put_row(
-            session,
-            mastery,
-            {"learner_id": data.learner_id, "competency_id": data.competency_id},
-            district=event.envelope.district,
-            decision_id=event.envelope.id,
-            mastered=data.mastered,
-            level=data.new_level,
-            score=data.new_score,
-            evidence_ids=[e.evidence_id for e in data.evidence],
-            scores=[e.score for e in data.evidence],
-            decided_at=event.envelope.time,
-        )
+        await self.apply_batch(session, [event])
+
+    async def apply_batch(self, session: AsyncSession, events: Sequence[StoredEvent]) -> None:
+        """Only the latest decision per learner and competency stays: one delete and one
+        insert for the whole batch."""
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for event in events:
+            data = event.envelope.data
+            if not isinstance(data, MasteryDecided):
+                continue
+            latest[(data.learner_id, data.competency_id)] = {
+                "learner_id": data.learner_id,
+                "competency_id": data.competency_id,
+                "district": event.envelope.district,
+                "decision_id": event.envelope.id,
+                "mastered": data.mastered,
+                "level": data.new_level,
+                "score": data.new_score,
+                "evidence_ids": [e.evidence_id for e in data.evidence],
+                "scores": [e.score for e in data.evidence],
+                "decided_at": event.envelope.time,
+            }
+        for chunk in in_chunks(list(latest)):
+            await session.execute(
+                mastery.delete().where(
+                    tuple_(mastery.c.learner_id, mastery.c.competency_id).in_(chunk)
+                )
+            )
+        if latest:
+            await session.execute(mastery.insert(), list(latest.values()))
 
     async def reset(self, session: AsyncSession) -> None:
         await session.execute(delete(mastery))
