@@ -8,6 +8,7 @@ the old one had reached, so nothing is skipped or replayed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -129,5 +130,14 @@ async def ensure_consumer(
             resume_at,
         )
         await js.delete_consumer(spec.stream, spec.name)
-        await js.add_consumer(spec.stream, spec.config(resume_at))
-        return "recreated"
+        for attempt in range(10):
+            try:
+                await js.add_consumer(spec.stream, spec.config(resume_at))
+                return "recreated"
+            except APIError as again:
+                # nats-server 2.15 may still be removing the old consumer's files: a moment
+                # later the same name can be created.
+                if again.code != 500 or attempt == 9:
+                    raise
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable") from exc
