@@ -19,7 +19,7 @@ from typing import Any
 from evidence.ingest.caliper_validation import validate_item
 from evidence.ingest.caliper_values import is_iri, parse_datetime, shown
 from evidence.ingest.caliper_vocabulary import CONTEXTS, EVENT_TYPES
-from evidence.ingest.json_body import loaded
+from evidence.ingest.json_body import loaded, no_constant, unique_keys
 from evidence.ingest.observation import LearnerRef, NoEvidence, Observation, Parsed, Rejection
 
 ENVELOPE_KEYS = ("sensor", "sendTime", "dataVersion", "data")
@@ -59,7 +59,7 @@ def read_envelope(body: bytes) -> tuple[str, list[Any]]:
     except UnicodeDecodeError:
         raise Rejection("body", "not UTF-8") from None
     envelope = loaded(
-        lambda: json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        lambda: json.loads(text, object_pairs_hook=unique_keys, parse_constant=no_constant)
     )
     if not isinstance(envelope, dict):
         raise Rejection("body", "must be a Caliper envelope object")
@@ -82,22 +82,6 @@ def read_envelope(body: bytes) -> tuple[str, list[Any]]:
     if not isinstance(data, list) or not data:
         raise Rejection("data", "must be a list of one or more Events or Entities")
     return str(version), data
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # With a key twice, which value counts would depend on the reader; refuse to guess.
-    # (One pass with a set: counting each key among all the others is quadratic, and an
-    # object of tens of thousands of keys then holds up everything else for many seconds.)
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise Rejection("body", f"the key {shown(key)} appears twice in one object")
-        seen.add(key)
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise Rejection("body", f"{name} is not a JSON number")
 
 
 def _translate(item: dict[str, Any], path: str, described: Described) -> Parsed:

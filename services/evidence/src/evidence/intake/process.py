@@ -20,7 +20,9 @@ infrastructure stays down past `retrying`'s deadline or the process is stopping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TypeVar
 
 from eventlog.redelivery import reason_of
 from eventlog.retrying import StillFailing, retrying
@@ -30,11 +32,12 @@ from evidence.ingest.observation import Rejection
 from evidence.intake import bookkeeping as books
 from evidence.intake.bookkeeping import Notes
 from evidence.intake.order import Run
-from evidence.intake.resolve import learner_statuses, reference
+from evidence.intake.resolve import Reference, learner_statuses, reference
 from evidence.intake.settle import Known, reject, settle
 from evidence.intake.submission import Submission, partner_and_format, read
 
 Results = dict[int, Exception | None]
+T = TypeVar("T")
 
 
 async def process_batch(
@@ -60,8 +63,7 @@ async def _read_batch(
     todo = sorted((m for m in messages if m.sequence not in done), key=lambda m: m.sequence)
     ref = await _retry(ctx, "reading reference data", lambda: reference(ctx))
     submissions = [
-        await _retry(ctx, f"reading ingest {m.sequence}", lambda m=m: read(ctx, ref, m))
-        for m in todo
+        await _retry(ctx, f"reading ingest {m.sequence}", partial(read, ctx, ref, m)) for m in todo
     ]
     known = await _retry(ctx, "reading what is known", lambda: _known(ctx, ref, submissions))
     return submissions, known
@@ -117,7 +119,7 @@ async def reject_unprocessable(ctx: EvidenceContext, message: RawStored, reason:
     await ctx.notes.commit(ctx.service.engine, Notes(outcomes=[outcome]))
 
 
-async def _retry(ctx: EvidenceContext, what: str, work):  # type: ignore[no-untyped-def]
+async def _retry(ctx: EvidenceContext, what: str, work: Callable[[], Awaitable[T]]) -> T:
     return await retrying(
         work, what=what, deadline=ctx.retry_deadline, stopping=lambda: ctx.service.stopping
     )
@@ -128,7 +130,7 @@ async def _reached(ctx: EvidenceContext, messages: Sequence[RawStored]) -> set[i
         return await books.reached(session, [m.sequence for m in messages])
 
 
-async def _known(ctx: EvidenceContext, ref, submissions: Sequence[Submission]) -> Known:  # type: ignore[no-untyped-def]
+async def _known(ctx: EvidenceContext, ref: Reference, submissions: Sequence[Submission]) -> Known:
     sources, statuses = await asyncio.gather(
         books.known_sources(ctx.service.engine, set().union(*(s.sources() for s in submissions))),
         learner_statuses(ctx, set().union(*(s.learners() for s in submissions))),
