@@ -6,6 +6,7 @@ they cover) and parked events (what still failed after every redelivery, with th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -77,12 +78,21 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
     # WAL lets queries read while a projector writes; foreign keys are off by default in SQLite;
     # secure_delete overwrites deleted rows, so a destroyed data key leaves no bytes behind.
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # Replicas opening a new file at the same moment both switch it to WAL, and SQLite may
+    # answer "database is locked" at once rather than wait (it avoids a deadlock): try again.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except Exception as exc:  # the driver's OperationalError, however it is wrapped
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)  # in the driver's own thread, never the event loop
     cursor.execute("PRAGMA secure_delete=ON")
     # Durable at every checkpoint, not every commit: read models are rebuilt from the log.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
