@@ -2,9 +2,9 @@
 
 Each unit hands its rows over and waits until they are committed. Whatever arrives while a
 transaction is being written goes into the next one, so under load a transaction carries many
-units' rows and when idle it carries one. If a transaction fails, every unit in it gets the
-error and retries on its own (the write must be idempotent): one unit's failure is never made
-permanent for another.
+units' rows and when idle it carries one. If a transaction of several units fails, each is
+written again alone (the write must be idempotent) and only a unit whose own transaction fails
+gets the error: one unit's bad rows never fail another.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ class GroupCommit(Generic[T]):
             try:
                 async with sessions(engine)() as session, session.begin():
                     await self.write(session, [item for item, _ in taken])
-            except Exception as exc:
-                for _, done in taken:
-                    if not done.done():
-                        done.set_exception(exc)
+            except Exception:
+                # Whose rows failed the transaction is not known: each is written alone, so
+                # one unit's bad rows fail that unit only.
+                await self._each_alone(engine, taken)
                 continue
             except BaseException:
                 # The process is going down: every waiter is cancelled with it (nothing of
@@ -55,5 +55,24 @@ class GroupCommit(Generic[T]):
                 self._waiting = []
                 raise
             for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _each_alone(
+        self, engine: AsyncEngine, taken: list[tuple[T, asyncio.Future[None]]]
+    ) -> None:
+        for item, done in taken:
+            try:
+                async with sessions(engine)() as session, session.begin():
+                    await self.write(session, [item])
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            except BaseException:  # going down: as in `_write_all`
+                for _, waiting in taken + self._waiting:
+                    waiting.cancel()
+                self._waiting = []
+                raise
+            else:
                 if not done.done():
                     done.set_result(None)
