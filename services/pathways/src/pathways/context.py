@@ -117,11 +117,33 @@ class PathwaysContext(ServiceBound):
         extra: Sequence[tuple[str, int]] = (),
         policy: PathwayPolicySet | None = None,
     ) -> list[Event]:
-        """Run `step` on the learner's current state and append what it decides, with the
-        learner's last sequence checked; on a conflict (another replica moved first, or the
-        state this replica remembered is behind) read again and decide again. Event ids
-        derive from `cause`, so a retried cause that decides the same again is a duplicate
-        the log drops. `policy` saves a read when the caller has the district's policy."""
+        """Run `step` on the learner's current state and append what it decides (see
+        `settle_all`); raises what the step raises."""
+        decided: list[Event] = []
+        [failed] = await self.settle_all(
+            district, learner_id, [(step, cause)], extra, policy, decided=decided
+        )
+        if failed is not None:
+            raise failed
+        return decided
+
+    async def settle_all(
+        self,
+        district: str,
+        learner_id: str,
+        steps: Sequence[tuple[Step, str]],
+        extra: Sequence[tuple[str, int]] = (),
+        policy: PathwayPolicySet | None = None,
+        decided: list[Event] | None = None,
+    ) -> list[Exception | None]:
+        """Run the steps in order, each on the state the ones before it left, and append what
+        they decide in one append with the learner's last sequence checked; on a conflict
+        (another replica moved first, or the state this replica remembered is behind) read
+        again and decide again. One result per step: None, or why it failed — a failed step's
+        later steps fail with it, so they come back behind it, while what the steps before it
+        decided is appended. Event ids derive from each step's cause, so a retried cause that
+        decides the same again is a duplicate the log drops. `policy` saves a read when the
+        caller has the district's policy."""
         timeline = Timeline("pathways", district, learner_id)
         policy = policy or await self.policy(district)
         for attempt in range(ATTEMPTS):
@@ -130,30 +152,59 @@ class PathwaysContext(ServiceBound):
             # partition, so it rarely is).
             remembered = self.timelines.get((district, learner_id)) if attempt == 0 else None
             known = remembered or await self.load(district, learner_id)
-            graph_of = await self.graphs_for(district, known.state, extra)
-            events = step(known.state, policy, graph_of)
-            if not events:
-                return []
-            envelopes = derived_envelopes(
-                events, cause=cause, source=SOURCE, subject=learner_id, district=district
+            state, envelopes, results = await self._decide_all(
+                district, learner_id, known.state, steps, extra, policy, decided
             )
+            if not envelopes:
+                return results
             try:
                 appended = await self.service.store.append(
                     timeline, envelopes, known.sequence, prevhash=known.last_hash
                 )
             except ConcurrencyConflict:
                 self.timelines.pop((district, learner_id), None)
+                if decided is not None:
+                    decided.clear()
                 if attempt + 1 == ATTEMPTS:
                     raise
                 continue
-            state = known.state
+            if not appended.already_stored:
+                self._remember(district, learner_id, Known(state, appended.last_sequence, appended.last_hash))
+            return results
+        raise AssertionError("unreachable")
+
+    async def _decide_all(
+        self,
+        district: str,
+        learner_id: str,
+        state: LearnerPathways,
+        steps: Sequence[tuple[Step, str]],
+        extra: Sequence[tuple[str, int]],
+        policy: PathwayPolicySet,
+        decided: list[Event] | None,
+    ) -> tuple[LearnerPathways, list[Envelope], list[Exception | None]]:
+        envelopes: list[Envelope] = []
+        results: list[Exception | None] = []
+        failed: Exception | None = None
+        for step, cause in steps:
+            if failed is None:
+                try:
+                    graph_of = await self.graphs_for(district, state, extra)
+                    events = step(state, policy, graph_of)
+                except Exception as exc:
+                    failed = exc
+            if failed is not None:
+                results.append(failed)
+                continue
             for event in events:
                 state = evolve(state, event)
-            if not appended.already_stored:
-                known = Known(state, appended.last_sequence, appended.last_hash)
-                self._remember(district, learner_id, known)
-            return events
-        raise AssertionError("unreachable")
+            envelopes += derived_envelopes(
+                events, cause=cause, source=SOURCE, subject=learner_id, district=district
+            )
+            if decided is not None:
+                decided += events
+            results.append(None)
+        return state, envelopes, results
 
     async def append_setting(self, district: str, event: Event) -> str:
         timeline = Timeline("pathways", district, "settings")

@@ -3,8 +3,9 @@
 - `pathways-mastery` (partitioned by learner; replicas share the partitions): every
   MasteryDecided (EVIDENCE) is taken in by the learner's pathways that hold its competency, with
   what follows (advanced, unlocked, completed, pace, interventions). A batch's learners are
-  worked concurrently, each learner's decisions in log order; after a failure, that learner's
-  later decisions in the batch wait for it (they fail too and come back behind it).
+  worked concurrently; each learner's decisions of the batch are decided in log order and
+  appended together; after a failure, that learner's later decisions in the batch wait for it
+  (they fail too and come back behind it).
 - `goals`: a goal set in the profile (PROFILES) assigns a pathway toward its targets.
 - the pace sweep: once per `sweep_interval`, every learner with an active pathway is looked
   at as of today (goal at risk or back on track; stalled learners).
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from eventlog.batches import BatchConsumer, decoded, in_order_per_key
+from eventlog.batches import BatchConsumer, decoded
 from eventlog.handlers import EventHandlers
 from eventlog.redelivery import reason_of
 from eventlog.stored import RawStored, StoredEvent
@@ -70,17 +71,21 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
 
         policies = await ctx.policies(district for district, _ in by_learner)
 
-        async def take_in(key: tuple[str, str], envelope: Envelope) -> None:
-            decided = envelope.data
-            assert isinstance(decided, MasteryDecided)
-            await ctx.settle(
-                *key,
-                commands.observe(observation(envelope.id, decided, envelope.time)),
-                cause=f"{envelope.id}/pathways",
-                policy=policies[key[0]],
-            )
+        async def take_in(key: tuple[str, str], items: list[tuple[int, Envelope]]) -> None:
+            steps = [
+                (commands.observe(observed(envelope)), f"{envelope.id}/pathways")
+                for _, envelope in items
+            ]
+            try:
+                outcomes = await ctx.settle_all(*key, steps, policy=policies[key[0]])
+            except Exception as exc:  # the append itself: every decision of the learner again
+                outcomes = [exc] * len(items)
+            for (index, _), outcome in zip(items, outcomes, strict=True):
+                results[index] = outcome
 
-        await in_order_per_key(by_learner, take_in, results)
+        # A learner's decisions of the batch are taken in together, in log order, in one
+        # append; learners side by side.
+        await asyncio.gather(*(take_in(key, items) for key, items in by_learner.items()))
         return results
 
     return BatchConsumer.partitioned(
@@ -93,6 +98,12 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
         batch=MASTERY_BATCH,
         description="pathways: mastery decisions of a partition of the learners",
     )
+
+
+def observed(envelope: Envelope) -> MasteryObserved:
+    decided = envelope.data
+    assert isinstance(decided, MasteryDecided)
+    return observation(envelope.id, decided, envelope.time)
 
 
 def observation(decision_id: str, decided: MasteryDecided, at: datetime) -> MasteryObserved:
