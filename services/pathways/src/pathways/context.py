@@ -169,7 +169,9 @@ class PathwaysContext(ServiceBound):
                     raise
                 continue
             if not appended.already_stored:
-                self._remember(district, learner_id, Known(state, appended.last_sequence, appended.last_hash))
+                self._remember(
+                    district, learner_id, Known(state, appended.last_sequence, appended.last_hash)
+                )
             return results
         raise AssertionError("unreachable")
 
