@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from eventlog.batches import BatchConsumer
 from eventlog.connection import connect
 from eventlog.event_store import EventStore
 from eventlog.handlers import EventHandlers
+from eventlog.handover import Handover
 from eventlog.projector import Projection, Projector
 from eventlog.settings import Settings
 from eventlog.sql import create_engine, create_tables, sessions
@@ -41,6 +43,8 @@ class ServiceParts:
     read_models: Sequence[MetaData] = ()
     handlers: EventHandlers | None = None
     batches: Sequence[BatchConsumer] = ()
+    handovers: Sequence[Handover] = ()
+    """Work the batch consumers hand to the replica owning it (`eventlog.handover`)."""
     tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     """Long-running jobs (e.g. a periodic sweep), started last and cancelled first."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +116,10 @@ class Service:
             )
             self._broker.include_router(self.parts.handlers.router)
             await self._broker.start()
+        for handover in self.parts.handovers:
+            await handover.start(
+                self._nc, self._js, uuid.uuid4().hex[:8], ttl=self.settings.lease_ttl
+            )
         for batch in self.parts.batches:
             await batch.start(
                 self._js,
@@ -144,6 +152,8 @@ class Service:
                     "%s: %s did not stop in 10s (at %s)", self.parts.name, task.get_name(), frames
                 )
         self._tasks = []
+        for handover in self.parts.handovers:
+            await self._bounded(f"handover {handover.service}", handover.stop())
         for batch in self.parts.batches:
             await self._bounded(f"batch consumer {batch.spec.name}", batch.stop())
         if self._broker is not None:

@@ -51,17 +51,22 @@ class Membership:
 
     def __init__(self, js: JetStreamContext, name: str, holder: str, ttl: float) -> None:
         self.js, self.key, self.holder, self.ttl = js, f"members.{name}", holder, ttl
-        self._alive = 1
+        self._members: tuple[str, ...] = (holder,)
         self._renewed_at = 0.0
 
     async def alive(self) -> int:
         """How many replicas are alive, this one included (renewing its own entry when due)."""
-        if time.time() - self._renewed_at < self.ttl / 3:
-            return self._alive
+        return len(await self.members())
+
+    async def members(self, every: float | None = None) -> tuple[str, ...]:
+        """The replicas alive, this one included, sorted; this one's entry is renewed (and the
+        others read) when `every` seconds have passed — by default a third of the ttl."""
+        if time.time() - self._renewed_at < (self.ttl / 3 if every is None else every):
+            return self._members
         members = await self._change(lambda found: found | {self.holder: time.time() + self.ttl})
         self._renewed_at = time.time()
-        self._alive = max(1, len(members))
-        return self._alive
+        self._members = tuple(sorted(set(members) | {self.holder}))
+        return self._members
 
     async def leave(self) -> None:
         with contextlib.suppress(Exception):

@@ -86,6 +86,12 @@ def ingest_filter(partner: str) -> str:
     return f"ingest.{token(partner, field='partner')}.>"
 
 
+def handover(service: str, replica: str) -> str:
+    """Core NATS (kept in no stream): work one replica of a service hands to another, the
+    owner of the learners it concerns (`eventlog.handover`)."""
+    return f"handover.{token(service, field='service')}.{token(replica, field='replica')}"
+
+
 def rejections(partner: str) -> str:
     return f"rejections.{token(partner, field='partner')}"
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
+from eventlog.handover import Handover
 from eventlog.http import create_http_app, serve
 from eventlog.sealing import pseudonym_secret_from_settings
 from eventlog.service import Service, ServiceParts
@@ -22,7 +23,8 @@ from evidence.projections import mastery, reference
 NAME = "evidence"
 
 
-def parts(handlers: EventHandlers, intake: BatchConsumer) -> ServiceParts:
+def parts(handlers: EventHandlers, intake: tuple[BatchConsumer, Handover]) -> ServiceParts:
+    consumer, handover = intake
     return ServiceParts(
         name=NAME,
         projections=[
@@ -33,7 +35,8 @@ def parts(handlers: EventHandlers, intake: BatchConsumer) -> ServiceParts:
         ],
         read_models=[mastery.metadata, reference.metadata, bookkeeping.metadata],
         handlers=handlers,
-        batches=[intake],
+        batches=[consumer],
+        handovers=[handover],
     )
 
 

@@ -4,12 +4,14 @@ replica), registrations releasing held evidence."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from eventlog.batches import BatchConsumer
 from eventlog.handlers import EventHandlers
+from eventlog.handover import Handover
 from eventlog.stored import RawStored, StoredEvent
 from evidence.context import EvidenceContext
-from evidence.intake.process import process_batch, reject_unprocessable
+from evidence.intake.process import learner_of, process_batch, reject_unprocessable
 from evidence.intake.settle import release_held
 from shared_events.events.profiles import LearnerRegistered
 
@@ -31,10 +33,18 @@ def build_handlers(ctx: EvidenceContext) -> EventHandlers:
     return handlers
 
 
-def build_intake(ctx: EvidenceContext) -> BatchConsumer:
-    async def on_submissions(batch: Sequence[RawStored]) -> Sequence[Exception | None]:
+def build_intake(ctx: EvidenceContext) -> tuple[BatchConsumer, Handover]:
+    """The intake's consumer, and the handover by which each learner's submissions are worked
+    by the replica owning that learner (ADR 8)."""
+
+    async def work(batch: Sequence[RawStored]) -> Sequence[Exception | None]:
         """Every partner submission: recorded, held, voided or rejected with its reason."""
         return await process_batch(ctx, batch)
+
+    handover = Handover("evidence", work)
+
+    async def on_submissions(batch: Sequence[RawStored]) -> Sequence[Exception | None]:
+        return await handover.share(batch, partial(learner_of, ctx))
 
     async def on_parked(message: RawStored, reason: str) -> None:
         """A submission that failed every delivery still gets its verdict."""
@@ -50,4 +60,4 @@ def build_intake(ctx: EvidenceContext) -> BatchConsumer:
         exclusive=False,
         on_parked=on_parked,
         description="evidence intake: partner submissions, a batch at a time, every replica",
-    )
+    ), handover

@@ -119,6 +119,17 @@ async def reject_unprocessable(ctx: EvidenceContext, message: RawStored, reason:
     await ctx.notes.commit(ctx.service.engine, Notes(outcomes=[outcome]))
 
 
+async def learner_of(ctx: EvidenceContext, message: RawStored) -> str | None:
+    """The learner a submission concerns, when it concerns exactly one: the replica owning
+    that learner works it (None: whichever replica fetched it)."""
+    try:
+        submission = await read(ctx, await reference(ctx), message)
+    except Exception:
+        return None
+    learners = submission.learners()
+    return next(iter(learners)) if len(learners) == 1 else None
+
+
 async def _retry(ctx: EvidenceContext, what: str, work: Callable[[], Awaitable[T]]) -> T:
     return await retrying(
         work, what=what, deadline=ctx.retry_deadline, stopping=lambda: ctx.service.stopping
