@@ -15,7 +15,7 @@ from evidence.app import create_app
 from evidence.intake import settle as intake
 from shared_events.events.evidence import EvidenceRecorded, MasteryDecided
 
-from .evidence_world import GEO, PARTNER, World, native
+from .evidence_world import GEO, World, native
 
 LEARNERS = [f"sis-{n}" for n in range(8)]
 INPUTS = [
