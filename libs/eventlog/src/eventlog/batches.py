@@ -146,6 +146,7 @@ class BatchConsumer:
         self._engine: AsyncEngine | None = None
         self._resume_at = 0.0
         self._in_hand: dict[int, list[Msg]] = {}  # stream sequence → its deliveries in hand
+        self._touched: dict[int, float] = {}  # stream sequence → when the server last heard of it
 
     async def start(
         self,
@@ -273,6 +274,7 @@ class BatchConsumer:
         finally:
             heartbeat.cancel()
             self._in_hand.clear()
+            self._touched.clear()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
@@ -280,19 +282,28 @@ class BatchConsumer:
         """The fetched messages not already in hand, in log order; a second delivery of one in
         hand is kept with it, to be answered with it."""
         new = []
+        now = asyncio.get_running_loop().time()
         for msg in sorted(msgs, key=lambda m: m.metadata.sequence.stream):
             deliveries = self._in_hand.setdefault(msg.metadata.sequence.stream, [])
             deliveries.append(msg)
+            self._touched[msg.metadata.sequence.stream] = now
             if len(deliveries) == 1:
                 new.append(msg)
         return new
 
     async def _keep_in_hand(self) -> None:
-        """Tell the server, every third of ack_wait, that the messages in hand are being
-        worked on, so only a dead process's messages are delivered again."""
+        """Tell the server that the messages in hand for a quarter of ack_wait or more are
+        being worked on (at most half of ack_wait after it last heard of them), so only a dead
+        process's messages are delivered again — and a message answered soon costs nothing."""
+        period = self.spec.retry.ack_wait / 4
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.spec.retry.ack_wait / 3)
-            for deliveries in list(self._in_hand.values()):
+            await asyncio.sleep(period)
+            due = loop.time() - period
+            for sequence, deliveries in list(self._in_hand.items()):
+                if self._touched.get(sequence, 0.0) > due:
+                    continue
+                self._touched[sequence] = loop.time()
                 with contextlib.suppress(Exception):  # disconnected: redelivery will tell
                     await deliveries[-1].in_progress()
 
@@ -358,6 +369,7 @@ class BatchConsumer:
                 results[index] = result
         for msg, result in zip(msgs, results, strict=True):
             deliveries = self._in_hand.pop(msg.metadata.sequence.stream, [msg])
+            self._touched.pop(msg.metadata.sequence.stream, None)
             for delivery in deliveries[:-1]:  # superseded by the last delivery
                 with contextlib.suppress(Exception):
                     await delivery.ack()

@@ -42,7 +42,8 @@ from shared_events.subjects import handover as handover_subject
 log = logging.getLogger(__name__)
 
 Work = Callable[[Sequence[RawStored]], Awaitable[Sequence[Exception | None]]]
-KeyOf = Callable[[RawStored], Awaitable[str | None]]
+KeysOf = Callable[[Sequence[RawStored]], Awaitable[Sequence[str | None]]]
+"""The key (learner) of each message; None: worked wherever it was fetched."""
 
 REQUEST_BYTES = 512 * 1024
 """A request carries messages up to this size (base64 included), below the server's 1 MiB
@@ -124,6 +125,14 @@ class Handover:
             await asyncio.wait(self._serving, timeout=self.timeout)
         if self.membership is not None:
             await self.membership.leave()
+        log.info(
+            "%s handover: handed %d messages to their owners, served %d, worked %d here when "
+            "the owner did not answer",
+            self.service,
+            self.handed,
+            self.served,
+            self.fallbacks,
+        )
 
     async def owners(self) -> tuple[str, ...]:
         """The replicas work may be handed to now: alive and not shunned; this one always."""
@@ -136,13 +145,13 @@ class Handover:
         now = time.monotonic()
         return tuple(m for m in members if m == self.replica or self._shunned.get(m, 0) < now)
 
-    async def share(self, batch: Sequence[RawStored], key_of: KeyOf) -> list[Exception | None]:
+    async def share(self, batch: Sequence[RawStored], keys_of: KeysOf) -> list[Exception | None]:
         """Work `batch`: what this replica owns (or what has no key) here, the rest handed to
         its owners; one verdict per message, in order."""
         owners = await self.owners()
+        keys = await keys_of(batch) if len(owners) > 1 else [None] * len(batch)
         by_owner: dict[str, list[int]] = {}
-        for index, message in enumerate(batch):
-            key = await key_of(message) if len(owners) > 1 else None
+        for index, (message, key) in enumerate(zip(batch, keys, strict=True)):
             owner = owner_of(key, owners) if key is not None else self.replica
             if owner != self.replica and len(message.body) * 4 // 3 > REQUEST_BYTES:
                 owner = self.replica

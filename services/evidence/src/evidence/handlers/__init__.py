@@ -11,7 +11,7 @@ from eventlog.handlers import EventHandlers
 from eventlog.handover import Handover
 from eventlog.stored import RawStored, StoredEvent
 from evidence.context import EvidenceContext
-from evidence.intake.process import learner_of, process_batch, reject_unprocessable
+from evidence.intake.process import learners_of, process_batch, reject_unprocessable
 from evidence.intake.settle import release_held
 from shared_events.events.profiles import LearnerRegistered
 
@@ -44,7 +44,7 @@ def build_intake(ctx: EvidenceContext) -> tuple[BatchConsumer, Handover]:
     handover = Handover("evidence", work)
 
     async def on_submissions(batch: Sequence[RawStored]) -> Sequence[Exception | None]:
-        return await handover.share(batch, partial(learner_of, ctx))
+        return await handover.share(batch, partial(learners_of, ctx))
 
     async def on_parked(message: RawStored, reason: str) -> None:
         """A submission that failed every delivery still gets its verdict."""

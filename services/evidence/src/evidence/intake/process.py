@@ -119,15 +119,21 @@ async def reject_unprocessable(ctx: EvidenceContext, message: RawStored, reason:
     await ctx.notes.commit(ctx.service.engine, Notes(outcomes=[outcome]))
 
 
-async def learner_of(ctx: EvidenceContext, message: RawStored) -> str | None:
-    """The learner a submission concerns, when it concerns exactly one: the replica owning
+async def learners_of(ctx: EvidenceContext, messages: Sequence[RawStored]) -> list[str | None]:
+    """The learner each submission concerns, when it concerns exactly one: the replica owning
     that learner works it (None: whichever replica fetched it)."""
     try:
-        submission = await read(ctx, await reference(ctx), message)
+        ref = await reference(ctx)
     except Exception:
-        return None
-    learners = submission.learners()
-    return next(iter(learners)) if len(learners) == 1 else None
+        return [None] * len(messages)
+    found: list[str | None] = []
+    for message in messages:
+        try:
+            learners = (await read(ctx, ref, message)).learners()
+        except Exception:
+            learners = set()
+        found.append(next(iter(learners)) if len(learners) == 1 else None)
+    return found
 
 
 async def _retry(ctx: EvidenceContext, what: str, work: Callable[[], Awaitable[T]]) -> T:
