@@ -32,17 +32,13 @@ import contextlib
 import functools
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,10 +53,25 @@ import nats
 import stages
 from baseline import Publish, Window, cpu_seconds, raw_batch_run, timed
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from replicas import (
+    SERVERS,
+    SETTING,
+    Replica,
+    ReplicaRun,
+    database_kind,
+    fresh_database,
+    one_against_two,
+    processes,
+    ready,
+    running,
+    start_replica,
+)
 
 from eventlog.dev_keys import ensure_dev_keypair, issue_token
-from eventlog.embedded_nats import EmbeddedNats, free_port
+from eventlog.embedded_nats import free_port
 from eventlog.event_store import EventStore
+from eventlog.lease import BUCKET
 from eventlog.loop import run
 from eventlog.sealing import Pseudonyms, pseudonym_secret_from_settings
 from eventlog.settings import Settings
@@ -73,29 +84,8 @@ from shared_events.pii import Sealed
 
 DISTRICT, PARTNER = "d1", "bench"
 RAW_TARGET, LIBRARY_TARGET = 0.8, 1.5
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 INTAKE = ("INGEST", "evidence-ingest")  # the intake's durable consumer, shared by replicas
 DECISIONS = "bench-decisions"
-
-
-# -- the server, two ways --------------------------------------------------------------------
-
-SYNC_ALWAYS = "  sync_interval: always\n"
-
-
-class DefaultSyncNats(EmbeddedNats):
-    """`EmbeddedNats` without its `sync_interval: always`: nats-server's default (fsync every
-    two minutes), so a write is acknowledged before it is on disk."""
-
-    def config(self) -> str:
-        config = super().config()
-        if SYNC_ALWAYS not in config:
-            raise RuntimeError("EmbeddedNats no longer sets sync_interval: always; update bench")
-        return config.replace(SYNC_ALWAYS, "")
-
-
-SERVERS: dict[str, type[EmbeddedNats]] = {"always": EmbeddedNats, "default": DefaultSyncNats}
-SETTING = {"always": "sync_interval: always", "default": "server default sync"}
 
 
 # -- inputs and reference data ---------------------------------------------------------------
@@ -429,61 +419,6 @@ async def ratios(events: int, learners: int, rounds: int, sync: str, raw_ack: st
 # -- 2. one replica against two --------------------------------------------------------------
 
 
-@dataclass
-class Replica:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_replica(name: str, env: dict[str, str], tmp: Path) -> Replica:
-    port = free_port()
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "evidence"],
-            env={**env, "LEDGER_HTTP_PORT": str(port)},
-            cwd=tmp,  # not this folder, whose evidence.py would shadow the service
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Replica(name, port, process, log)
-
-
-async def ready(replica: Replica, give_up: float = 60.0) -> None:
-    deadline = time.monotonic() + give_up
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if replica.process.poll() is not None:
-                break
-            with contextlib.suppress(httpx.HTTPError):
-                response = await client.get(f"http://127.0.0.1:{replica.port}/readyz")
-                if response.status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    tail = replica.log.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"replica {replica.name} never became ready:\n{tail}")
-
-
-def stop_replicas(replicas: Sequence[Replica]) -> None:
-    for replica in replicas:
-        if replica.process.poll() is None:
-            replica.process.terminate()
-    for replica in replicas:
-        try:
-            replica.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            replica.process.kill()
-            replica.process.wait()
-
-
-def keep_logs(replicas: Sequence[Replica], folder: Path, prefix: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for replica in replicas:
-        shutil.copyfile(replica.log, folder / f"{prefix}-{replica.name}-{int(time.time())}.log")
-
-
 async def configure_ingest(state: Path, port: int) -> None:
     """The partner allowed to send for the district, set over the API as an admin would."""
     private_key, _ = ensure_dev_keypair(state)
@@ -521,115 +456,84 @@ async def settled(js: JetStreamContext, give_up: float = 60.0) -> None:
     raise TimeoutError("the replicas' read models did not catch up")
 
 
-async def create_database(name: str) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES, timeout=10)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-
-
-async def drop_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES, timeout=10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-@dataclass
-class ReplicaRun:
-    seconds: float | None  # None: the run stalled or failed (`note` says how)
-    replicas_cpu: list[float]
-    server_cpu: float
-    note: str = ""
-
-
 async def replicas_run(
     events: int, learners: int, count: int, sync: str, database: str, logs: Path | None = None
 ) -> ReplicaRun:
     """`count` replicas as processes on a fresh server and database; the intake's consumer is
     paused while the inputs are published, and the clock starts when it is resumed."""
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory() as tmpdir, running(sync, Path(tmpdir)) as server:
         tmp = Path(tmpdir)
-        server = SERVERS[sync](tmp / "nats", port=free_port())
-        url = server.start()
         state = tmp / "state"
-        db_name = f"bench_evidence_{uuid.uuid4().hex[:12]}"
-        if database == "postgresql":
-            database_url = await create_database(db_name)
-        else:
-            database_url = f"sqlite+aiosqlite:///{tmp / 'evidence.db'}"
-        env = {
-            **os.environ,
-            "LEDGER_NATS_URL": url,
-            "DATABASE_URL": database_url,
-            "LEDGER_STATE_DIR": str(state),
-            "LEDGER_SERVICE": "evidence",
-        }
-        replicas: list[Replica] = []
-        nc = await nats.connect(url)
-        try:
-            js = nc.jetstream()
-            await ensure_streams(js)
-            # One after the other: the first creates the tables, keys and secret files.
-            for i in range(count):
-                replicas.append(start_replica(f"replica-{i + 1}", env, tmp))
-                await ready(replicas[-1])
-            await configure_ingest(state, replicas[0].port)
-            ids = Pseudonyms(pseudonym_secret_from_settings(Settings(state_dir=state)))
-            await setup(ids, js, learners)
-            await settled(js)
-            # A consumer resumed does not answer the pulls already waiting on it; a message
-            # stored after the resume does. So the last input is published after it.
-            await js.pause_consumer(*INTAKE, "2999-01-01T00:00:00Z")
-            await publish_all(js, [submission(n, learners) for n in range(events - 1)])
-            await count_decisions(js)
-            assert server.process is not None
-            cpu = [cpu_seconds(r.process.pid) for r in replicas]
-            server_cpu = cpu_seconds(server.process.pid)
-            start = time.perf_counter()
-            await js.resume_consumer(*INTAKE)
-            await publish_all(js, [submission(events - 1, learners)])
-            seconds: float | None = None
-            note = ""
-            try:
-                decided = await until_decided(js, events)
-                seconds = time.perf_counter() - start
-                if decided != events:
-                    note = f"{decided} decisions for {events} submissions"
-            except Stalled as stalled:
-                note = str(stalled)
-            return ReplicaRun(
-                seconds,
-                [cpu_seconds(r.process.pid) - c for r, c in zip(replicas, cpu, strict=True)],
-                cpu_seconds(server.process.pid) - server_cpu,
-                note,
-            )
-        except Exception:
-            for replica in replicas:
-                print(f"--- {replica.name} log (tail)", file=sys.stderr)
-                print(replica.log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            await nc.close()
-            stop_replicas(replicas)
-            server.stop()
-            if logs is not None:
-                keep_logs(replicas, logs, f"{sync}-{count}")
-            if database == "postgresql":
-                await drop_database(db_name)
+        async with fresh_database(database, "evidence", tmp) as database_url:
+            env = {
+                **os.environ,
+                "LEDGER_NATS_URL": server.url,
+                "DATABASE_URL": database_url,
+                "LEDGER_STATE_DIR": str(state),
+                "LEDGER_SERVICE": "evidence",
+            }
+            with processes(logs, f"{sync}-{count}") as replicas:
+                async with await nats.connect(server.url) as nc:
+                    js = nc.jetstream()
+                    await ensure_streams(js)
+                    # One after the other: the first creates the tables, keys and secret files.
+                    for i in range(count):
+                        replicas.append(start_replica("evidence", f"replica-{i + 1}", env, tmp))
+                        await ready(replicas[-1])
+                    await configure_ingest(state, replicas[0].port)
+                    ids = Pseudonyms(pseudonym_secret_from_settings(Settings(state_dir=state)))
+                    await setup(ids, js, learners)
+                    await settled(js)
+                    await members_known(js, count)
+                    assert server.process is not None
+                    return await timed_intake(js, events, learners, replicas, server.process.pid)
 
 
-def postgres_answers() -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+async def members_known(js: JetStreamContext, count: int, give_up: float = 30.0) -> None:
+    """Every replica is in the intake's handover membership, and has had time to read it (a
+    replica reads it again once a second): each learner has one owner that all agree on."""
+    kv = await js.key_value(BUCKET)
+    deadline = time.monotonic() + give_up
+    while time.monotonic() < deadline:
+        with contextlib.suppress(KeyNotFoundError):
+            entry = await kv.get("members.handover-evidence")
+            if len(json.loads(entry.value or b"{}")) >= count:
+                await asyncio.sleep(1.5)
+                return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"fewer than {count} replicas announced themselves")
+
+
+async def timed_intake(
+    js: JetStreamContext, events: int, learners: int, replicas: Sequence[Replica], server_pid: int
+) -> ReplicaRun:
+    """All inputs but the last published with the intake's consumer paused; the clock from its
+    resume until the last decision is stored. A consumer resumed does not answer the pulls
+    already waiting on it; a message stored after the resume does. So the last input is
+    published after it."""
+    await js.pause_consumer(*INTAKE, "2999-01-01T00:00:00Z")
+    await publish_all(js, [submission(n, learners) for n in range(events - 1)])
+    await count_decisions(js)
+    cpu = [cpu_seconds(r.process.pid) for r in replicas]
+    server_cpu = cpu_seconds(server_pid)
+    start = time.perf_counter()
+    await js.resume_consumer(*INTAKE)
+    await publish_all(js, [submission(events - 1, learners)])
+    seconds: float | None = None
+    note = ""
+    try:
+        decided = await until_decided(js, events)
+        seconds = time.perf_counter() - start
+        if decided != events:
+            note = f"{decided} decisions for {events} submissions"
+    except Stalled as stalled:
+        note = str(stalled)
+    return ReplicaRun(
+        seconds,
+        [cpu_seconds(r.process.pid) - c for r, c in zip(replicas, cpu, strict=True)],
+        cpu_seconds(server_pid) - server_cpu,
+        note,
+    )
 
 
 async def replicas_table(
@@ -646,39 +550,13 @@ async def replicas_table(
         "1 and 2 alternating first",
         flush=True,
     )
-    runs: dict[tuple[str, int], list[ReplicaRun]] = {}
-    for sync in settings:
-        for r in range(rounds):
-            for count in (1, 2) if r % 2 == 0 else (2, 1):
-                result = await replicas_run(events, learners, count, sync, database, logs)
-                runs.setdefault((sync, count), []).append(result)
-                cpu = "+".join(f"{c:.2f}" for c in result.replicas_cpu)
-                figure = (
-                    f"{events / result.seconds:.0f} inputs/s in {result.seconds:.2f}s"
-                    if result.seconds
-                    else "no figure"
-                )
-                note = f"; {result.note}" if result.note else ""
-                print(
-                    f"  {SETTING[sync]}, {count} replica(s): {figure}; CPU s: replicas {cpu}, "
-                    f"server {result.server_cpu:.2f}{note}",
-                    flush=True,
-                )
-    print(f"  {'setting':<24} {'replicas':>8} {'inputs/s':>9}  {'rounds':<20} {'ratio 2/1':>9}")
-    for sync in settings:
-        medians: dict[int, float] = {}
-        for count in (1, 2):
-            rates = [events / x.seconds if x.seconds else None for x in runs[(sync, count)]]
-            timed = [x for x in rates if x is not None]
-            each = " ".join(f"{x:.0f}" if x is not None else "stalled" for x in rates)
-            if timed:
-                medians[count] = statistics.median(timed)
-            figure = f"{medians[count]:>9.0f}" if count in medians else f"{'-':>9}"
-            ratio = ""
-            if count == 2 and len(medians) == 2:
-                ratio = f"{medians[2] / medians[1]:>9.2f}"
-            print(f"  {SETTING[sync]:<24} {count:>8} {figure}  ({each + ')':<19} {ratio}")
-    print(flush=True)
+    await one_against_two(
+        settings,
+        rounds,
+        events,
+        "inputs/s",
+        lambda sync, count: replicas_run(events, learners, count, sync, database, logs),
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -687,15 +565,12 @@ async def main(args: argparse.Namespace) -> None:
         for sync in settings:
             await ratios(args.events, args.learners, args.rounds, sync, args.raw_ack)
     if not args.skip_replicas and args.replica_rounds:
-        database = args.replicas_db
-        if database == "auto":
-            database = "postgresql" if postgres_answers() else "sqlite"
         await replicas_table(
-            args.events,
-            args.learners,
+            args.replica_events,
+            args.replica_learners,
             args.replica_rounds,
-            ["always", "default"],
-            database,
+            list(SERVERS),
+            database_kind(args.replicas_db),
             args.logs,
         )
 
@@ -723,6 +598,15 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-replicas", action="store_true", help="no 1-vs-2 replica runs")
     parser.add_argument(
         "--replica-rounds", type=int, default=2, help="rounds of 1 and 2 replicas per setting"
+    )
+    parser.add_argument(
+        "--replica-events",
+        type=int,
+        default=4000,
+        help="submissions of a 1-vs-2 replica run (default 4000: a run of a few seconds)",
+    )
+    parser.add_argument(
+        "--replica-learners", type=int, default=200, help="learners of a replica run (200)"
     )
     parser.add_argument(
         "--replicas-db",

@@ -1,9 +1,18 @@
 """Notifications benchmark: N MasteryDecided for M learners waiting in EVIDENCE; time until the
 notifications service has taken every one in (mastery gained or lost queued for the learner's
-inbox, the rest recognised as no change). Beside it, in the same run: raw nats-py consuming the
-same decisions one at a time with one publish each (ack awaited). Asserts nothing.
+inbox, the rest recognised as no change). Asserts nothing. No guardian or teacher is
+registered (in either part): each learner is the only one told, in their inbox.
+
+1. In this process, one replica on SQLite; beside it, in the same run: raw nats-py consuming the
+   same decisions a batch at a time, one publish each (`baseline`).
+2. Replicas: the service as one and as two OS processes (`python -m notifications`) sharing
+   the partitions of its intake and one database (PostgreSQL at 127.0.0.1:5432 if it answers,
+   a fresh database each run; else SQLite), with each server setting (`replicas`). The clock
+   runs from when the replicas are ready and hold their fair share of the partitions until
+   every partition's consumer has acknowledged every decision.
 
     make bench      # or: .venv/bin/python bench/notifications.py --decisions 1000 --learners 50
+    .venv/bin/python bench/notifications.py --replica-rounds 1 --replica-decisions 4000
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
+import replicas
 from baseline import decisions_beside_raw, mastery_decision, print_beside_raw
+from fastapi import FastAPI
 
 from eventlog.event_store import EventStore
 from eventlog.loop import run
@@ -62,7 +73,28 @@ async def ledger_run(url: str, tmp: Path, count: int, learners: int) -> float:
         return time.perf_counter() - start
 
 
-async def main(count: int, learners: int) -> None:
+def replicated() -> replicas.PartitionedService:
+    """The notifications service for the replica runs, set up as in this process: nothing
+    registered before the decisions, no SMTP server tried (port 1)."""
+
+    def app(settings: Settings) -> FastAPI:
+        return create_app(settings, DeliverySettings(smtp_port=1))
+
+    async def nothing(_app: FastAPI) -> None:
+        pass
+
+    return replicas.PartitionedService(
+        name="notifications",
+        intake="notifications-mastery",
+        app=app,
+        set_up=nothing,
+        counter=replicas.acknowledged_everywhere,
+        env={"LEDGER_SMTP_PORT": "1"},
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    count, learners = args.decisions, args.learners
     ours, raw = await decisions_beside_raw(
         lambda url, tmp: ledger_run(url, tmp, count, learners),
         [decision(n, learners)[1] for n in range(count)],
@@ -75,11 +107,14 @@ async def main(count: int, learners: int) -> None:
         ours,
         raw,
     )
+    print(flush=True)
+    if args.replica_rounds:
+        await replicas.benchmark(replicated(), decision, args)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--decisions", type=int, default=1000)
     parser.add_argument("--learners", type=int, default=50)
-    args = parser.parse_args()
-    run(main(args.decisions, args.learners))
+    replicas.add_arguments(parser, decisions=4000, learners=200)
+    run(main(parser.parse_args()))
