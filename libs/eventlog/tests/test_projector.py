@@ -175,3 +175,61 @@ async def test_rebuild_replays_the_stream_from_the_first_event(js, engine, until
     assert await counts(engine) == {"learner-a": 2}
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(evidence_counts)) == 1
+
+
+class ExclusiveCounts(EvidenceCounts):
+    """The same read model, applied by one replica at a time."""
+
+    exclusive = True
+
+
+async def test_an_exclusive_read_model_is_applied_by_one_replica_and_taken_up_by_another(
+    js, engine, until
+):
+    """Two replicas sharing a database: one applies, the other stands by without reading the
+    stream; when the first stops, the second reads on from the checkpoint — every event counted
+    once, and the standby says when the read model has caught up all the same."""
+    projections = [ExclusiveCounts(), ExclusiveCounts()]
+    first, second = (Projector(p, js, engine, scope="db1", lease_ttl=1.0) for p in projections)
+    await first.start()
+    await second.start()
+    await append_evidence(js, "learner-a", range(1, 6))
+    await until(lambda: _at(first, 5))
+    assert await second.caught_up(), "the standby knows the read model is current"
+    assert sum(projections[1].attempts.values()) == 0, "the standby applied nothing"
+    consumers = {c.name for c in await js.consumers_info("EVIDENCE")}
+    assert first.consumer.name in consumers
+    assert second.consumer.name not in consumers
+
+    await first.stop()  # gives the lease back
+    await append_evidence(js, "learner-a", range(6, 9))
+    await until(lambda: _at(second, 8), timeout=10)
+    await second.stop()
+    assert await counts(engine) == {"learner-a": 8}
+    assert projections[0].attempts == {f"ev-learner-a-{n}": 1 for n in range(1, 6)}
+    assert projections[1].attempts == {f"ev-learner-a-{n}": 1 for n in range(6, 9)}
+
+
+async def test_exclusive_read_models_in_different_databases_are_each_applied(
+    js, engine, until, tmp_path
+):
+    """The lease is per database: replicas with read models of their own each keep theirs."""
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
+    await create_tables(other, metadata)
+    projections = [ExclusiveCounts(), ExclusiveCounts()]
+    first = Projector(projections[0], js, engine, scope="db1", lease_ttl=1.0)
+    second = Projector(projections[1], js, other, scope="db2", lease_ttl=1.0)
+    await first.start()
+    await second.start()
+    try:
+        await append_evidence(js, "learner-b", range(1, 4))
+        await until(lambda: _attempted(projections, 3))
+    finally:
+        await first.stop()
+        await second.stop()
+        await other.dispose()
+    assert await counts(engine) == await counts(other) == {"learner-b": 3}
+
+
+async def _attempted(projections, each: int) -> bool:
+    return all(sum(p.attempts.values()) >= each for p in projections)

@@ -5,6 +5,11 @@ acknowledged only after the commit. A redelivered message at or below the checkp
 died between commit and ack) is acknowledged without being applied again. A failing event is
 NAKed with backoff; after its last delivery it is parked with the reason and the projector moves
 on. `rebuild` empties the read model and replays the stream from sequence 1.
+
+A projection marked `exclusive` (a heavy per-learner read model) is applied by one replica at a
+time among those sharing a database, under a lease: the others stand by without reading the
+stream, and the one that takes the lease up reads on from the checkpoint. Replicas then share
+the work of the services instead of each applying every event of every read model.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from eventlog.consumers import ConsumerSpec, ensure_consumer
+from eventlog.lease import Lease
 from eventlog.redelivery import RetryPolicy, park, reason_of
 from eventlog.sql import checkpoints, sessions
 from eventlog.stored import StoredEvent
@@ -70,7 +76,11 @@ class Projector:
         retry: RetryPolicy | None = None,
         batch: int = 256,
         fetch_timeout: float = 1.0,
+        scope: str = "",
+        lease_ttl: float = 10.0,
     ) -> None:
+        """`scope` names the database the read model lives in: exclusive projections of
+        replicas with the same scope take turns under one lease."""
         self.projection = projection
         self.js = js
         self.sessions = sessions(engine)
@@ -96,14 +106,30 @@ class Projector:
             # committed acknowledges everything before it (one ack a batch, not one an event).
             ack_policy=AckPolicy.ALL,
         )
+        self.lease: Lease | None = None
+        if getattr(projection, "exclusive", False):
+            holder = self.consumer.name.rsplit("-", 1)[-1]
+            self.lease = Lease(
+                js, f"projector-{projection.name}-{scope or 'local'}", holder, lease_ttl
+            )
         self._task: asyncio.Task[None] | None = None
+        self._opened = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        checkpoint = await self.checkpoint()
-        await ensure_consumer(self.js, self.consumer, start_sequence=checkpoint + 1)
+        self._opened = self.lease is None or await self._hold()
+        if self._opened:
+            await self._open()
         self._task = asyncio.create_task(self._run(), name=self.consumer.name)
+
+    async def _open(self) -> None:
+        """The consumer, from the event after the checkpoint (again, after a standby)."""
+        checkpoint = await self.checkpoint()
+        if self.lease is not None:
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_consumer(self.consumer.stream, self.consumer.name)
+        await ensure_consumer(self.js, self.consumer, start_sequence=checkpoint + 1)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -111,6 +137,9 @@ class Projector:
             self._task = None
             with contextlib.suppress(Exception):
                 await self.js.delete_consumer(self.consumer.stream, self.consumer.name)
+        if self.lease is not None:
+            with contextlib.suppress(Exception):
+                await self.lease.release()  # a standby takes the read model up at once
 
     async def rebuild(self) -> None:
         """Forget the read model and the consumer; replay the whole stream into it."""
@@ -134,10 +163,25 @@ class Projector:
         return int(value or 0)
 
     async def caught_up(self) -> bool:
-        """Every event delivered so far is applied (or parked) and nothing is waiting."""
-        info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
+        """Every event delivered so far is applied (or parked) and nothing is waiting (on a
+        standby: every event stored so far is applied, by whichever replica holds the lease)."""
+        if self.lease is not None and not self.lease.held:
+            return await self.checkpoint() >= await self._last_stored()
+        try:
+            info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
+        except NotFoundError:  # the lease just taken, the consumer not yet opened
+            return await self.checkpoint() >= await self._last_stored()
         delivered = info.delivered.stream_seq if info.delivered else 0
         return not info.num_pending and await self.checkpoint() >= delivered
+
+    async def _last_stored(self) -> int:
+        """The stream sequence of the last event the projection reads (0: none yet)."""
+        last = 0
+        for subject in self.projection.subjects:
+            with contextlib.suppress(NotFoundError):
+                found = await self.js.get_last_msg(self.consumer.stream, subject, direct=True)
+                last = max(last, int(found.seq or 0))
+        return last
 
     async def wait_caught_up(self, timeout: float = 10.0) -> None:
         """Wait until the read model reflects the log, before deciding from it."""
@@ -148,18 +192,35 @@ class Projector:
             await asyncio.sleep(0.02)
 
     async def lag(self) -> int:
-        """How many stored events of its subjects the projection has not applied yet."""
-        info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        """How many stored events of its subjects the projection has not applied yet (on a
+        standby: at most that many)."""
+        if self.lease is None or self.lease.held:
+            with contextlib.suppress(NotFoundError):
+                info = await self.js.consumer_info(self.consumer.stream, self.consumer.name)
+                return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        return max(0, await self._last_stored() - await self.checkpoint())
 
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        sub = await self.js.pull_subscribe_bind(
-            durable=self.consumer.name, stream=self.consumer.stream
-        )
+        opened = self._opened
+        sub = None
         try:
             while True:
+                if self.lease is not None and not await self._hold():
+                    if sub is not None:  # another replica holds the read model now
+                        with contextlib.suppress(Exception):
+                            await sub.unsubscribe()
+                        sub, opened = None, False
+                    await asyncio.sleep(self.lease.ttl / 4)
+                    continue
+                if sub is None:
+                    if not opened:
+                        await self._open()
+                    opened = True
+                    sub = await self.js.pull_subscribe_bind(
+                        durable=self.consumer.name, stream=self.consumer.stream
+                    )
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
                 except (TimeoutError, NatsTimeout):
@@ -176,8 +237,20 @@ class Projector:
                     log.exception("projector %s: batch failed", self.projection.name)
                     await asyncio.sleep(1.0)
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _hold(self) -> bool:
+        """Hold the lease, renewing it once a third of its time has passed."""
+        assert self.lease is not None
+        if self.lease.held and self.lease.remaining > self.lease.ttl * 2 / 3:
+            return True
+        try:
+            return await self.lease.acquire()
+        except Exception as exc:
+            log.warning("projector %s: lease check failed: %s", self.projection.name, exc)
+            return False
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
         """Apply a fetched batch: commit, then ack; NAK or park what fails."""

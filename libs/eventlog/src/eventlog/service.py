@@ -5,6 +5,7 @@ lifecycle. Built from settings by the service's `app.py`; nothing connects until
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -103,7 +104,11 @@ class Service:
         await ensure_streams(self._js, ALL, replicas=self.settings.stream_replicas)
         self._engine = create_engine(self.settings.sqlalchemy_url())
         await create_tables(self._engine, *self.parts.read_models)
-        self.projectors = [Projector(p, self._js, self._engine) for p in self.parts.projections]
+        scope = hashlib.blake2b(self.settings.sqlalchemy_url().encode(), digest_size=6).hexdigest()
+        self.projectors = [
+            Projector(p, self._js, self._engine, scope=scope, lease_ttl=self.settings.lease_ttl)
+            for p in self.parts.projections
+        ]
         for projector in self.projectors:
             await projector.start()
         if self.parts.handlers and self.parts.handlers.subscriptions:

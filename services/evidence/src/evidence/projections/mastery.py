@@ -30,6 +30,7 @@ mastery = Table(
 
 class MasteryProjection:
     name = "evidence-mastery"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "EVIDENCE"
     subjects = ("evidence.*.*.mastery",)
     linger = 0.05  # a busy intake's decisions land in ~20 transactions a second, not hundreds

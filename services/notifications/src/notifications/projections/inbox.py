@@ -32,6 +32,7 @@ inbox = Table(
 
 class InboxProjection:
     name = "notifications-inbox"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "NOTIFICATIONS"
     subjects = ("notifications.*.*.queued", "notifications.*.*.read")
 

@@ -44,6 +44,7 @@ outbox = Table(
 
 class OutboxProjection:
     name = "notifications-outbox"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "NOTIFICATIONS"
     subjects = (
         "notifications.*.*.queued",

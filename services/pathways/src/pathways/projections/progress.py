@@ -108,6 +108,7 @@ interventions = Table(
 
 class PathwaysProjection:
     name = "pathways-progress"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "PATHWAYS"
     subjects = ("pathways.*.*.*",)
     # Every event rewrites its learner's rows: under a busy intake, let a moment's events

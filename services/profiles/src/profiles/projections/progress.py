@@ -39,6 +39,7 @@ interventions = Table(
 
 class StandingsProjection:
     name = "profiles-standings"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "EVIDENCE"
     subjects = ("evidence.*.*.mastery",)
 
@@ -63,6 +64,7 @@ class StandingsProjection:
 
 class InterventionsProjection:
     name = "profiles-interventions"
+    exclusive = True  # one replica at a time applies it (eventlog.projector)
     stream = "PATHWAYS"
     subjects = ("pathways.*.*.intervention", "pathways.*.*.intervention_resolved")
 
