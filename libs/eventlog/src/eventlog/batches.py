@@ -294,11 +294,14 @@ class BatchConsumer:
     async def _keep_in_hand(self) -> None:
         """Tell the server that the messages in hand for a quarter of ack_wait or more are
         being worked on (at most half of ack_wait after it last heard of them), so only a dead
-        process's messages are delivered again — and a message answered soon costs nothing."""
+        process's messages are delivered again — and a message answered soon costs nothing.
+        Not once the lease is lost: a replica stuck on a batch lets it go to the new holder."""
         period = self.spec.retry.ack_wait / 4
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(period)
+            if self.lease is not None and not self.lease.held:
+                continue  # the partition is another replica's now: let its messages go there
             due = loop.time() - period
             for sequence, deliveries in list(self._in_hand.items()):
                 if self._touched.get(sequence, 0.0) > due:

@@ -62,30 +62,54 @@ MASTERY_BATCH = 256
 
 
 def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[BatchConsumer]:
+    # Two batches of a partition are in hand at once (one fetched while the other appends):
+    # the last work started for each learner, so a learner's next batch starts after it.
+    behind: dict[tuple[str, str], asyncio.Task[Exception | None]] = {}
+
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
         by_learner: dict[tuple[str, str], list[tuple[int, Envelope]]] = defaultdict(list)
         for index, envelope in decoded(batch, results):
             if isinstance(envelope.data, MasteryDecided):
                 by_learner[(envelope.district, envelope.data.learner_id)].append((index, envelope))
+        # Read while the learners' tasks start; each awaits it, and it is cancelled below.
+        policies = asyncio.create_task(ctx.policies(d for d, _ in by_learner))  # noqa: RUF006
 
-        policies = await ctx.policies(district for district, _ in by_learner)
-
-        async def take_in(key: tuple[str, str], items: list[tuple[int, Envelope]]) -> None:
-            steps = [
-                (commands.observe(observed(envelope)), f"{envelope.id}/pathways")
-                for _, envelope in items
-            ]
-            try:
-                outcomes = await ctx.settle_all(*key, steps, policy=policies[key[0]])
-            except Exception as exc:  # the append itself: every decision of the learner again
-                outcomes = [exc] * len(items)
+        async def take_in(
+            key: tuple[str, str],
+            items: list[tuple[int, Envelope]],
+            before: asyncio.Task[Exception | None] | None,
+        ) -> Exception | None:
+            failed = await before if before is not None else None
+            if failed is not None:  # the learner's earlier decisions come back first
+                outcomes: list[Exception | None] = [failed] * len(items)
+            else:
+                steps = [
+                    (commands.observe(observed(envelope)), f"{envelope.id}/pathways")
+                    for _, envelope in items
+                ]
+                try:
+                    outcomes = await ctx.settle_all(*key, steps, policy=(await policies)[key[0]])
+                except Exception as exc:  # the append itself: every decision of the learner
+                    outcomes = [exc] * len(items)
             for (index, _), outcome in zip(items, outcomes, strict=True):
                 results[index] = outcome
+            return next((o for o in outcomes if o is not None), None)
 
         # A learner's decisions of the batch are taken in together, in log order, in one
-        # append; learners side by side.
-        await asyncio.gather(*(take_in(key, items) for key, items in by_learner.items()))
+        # append, after the learner's decisions of the batch before; learners side by side.
+        # (The tasks are started before anything is awaited: batches queue in fetch order.)
+        tasks = {}
+        for key, items in by_learner.items():
+            tasks[key] = asyncio.create_task(take_in(key, items, behind.get(key)))
+            behind[key] = tasks[key]
+        try:
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        finally:
+            for key, task in tasks.items():
+                if behind.get(key) is task:
+                    del behind[key]
+            policies.cancel()
         return results
 
     return BatchConsumer.partitioned(
@@ -96,6 +120,7 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
         subjects=("evidence.*.*.mastery",),
         handler=on_decisions,
         batch=MASTERY_BATCH,
+        depth=2,
         description="pathways: mastery decisions of a partition of the learners",
     )
 
