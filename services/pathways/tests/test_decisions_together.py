@@ -6,6 +6,7 @@ learner's timeline is read again and decided again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ import pytest
 
 from eventlog.event_store import ConcurrencyConflict, EventStore
 from eventlog.hashchain import verify_chain
+from eventlog.stored import RawStored
 from pathways import commands
 from pathways.app import create_app
 from pathways.context import PathwaysContext
@@ -392,3 +394,70 @@ async def test_the_mastery_intake_takes_a_learners_decisions_of_a_batch_in_with_
         assert len(after_assignment) == 1, "the five decisions and what follows: one append"
         [(types, _)] = after_assignment
         assert types == [e.event_type for e in log[len(assignment) :]]
+
+
+async def test_a_learners_next_batch_waits_for_the_one_before_and_fails_with_it(ledger):
+    """Two batches of a partition are in hand at once: a learner's decisions in the second
+    start only when the first is done with the learner, and come back with it when it failed;
+    other learners do not wait."""
+    service = ledger.app.state.service
+    for learner in ("lrn-6", "lrn-7"):
+        response = await ledger.client.post(
+            f"/v1/learners/{learner}/pathways",
+            json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
+            headers=ledger.admins[D],
+        )
+        assert response.status_code == 200, response.text
+    for batch in service.parts.batches:
+        await batch.stop()
+    first = await ledger.decide("lrn-6", "6.RP.A.1", [0.95], True)
+    other = await ledger.decide("lrn-7", "6.RP.A.1", [0.95], True)
+    second = await ledger.decide("lrn-6", "6.RP.A.2", [0.3], False)
+    raw = await evidence_messages(ledger, (first, other, second))
+    handler = service.parts.batches[0].handler
+    ctx = ledger.ctx
+    real = ctx.settle_all
+    release = asyncio.Event()
+    failing = {"lrn-6": 1}
+
+    async def away_once(district, learner, steps, *args, **kwargs):
+        if failing.get(learner):
+            failing[learner] -= 1
+            await release.wait()
+            raise ConnectionError("the database went away")
+        return await real(district, learner, steps, *args, **kwargs)
+
+    ctx.settle_all = away_once
+    try:
+        one = asyncio.create_task(handler([raw[first], raw[other]]))
+        two = asyncio.create_task(handler([raw[second]]))
+        await ledger.until(lambda: _observed(ledger, "lrn-7", 1), timeout=10)
+        assert not two.done(), "the learner's next batch waits for the one before"
+        release.set()
+        results_one, results_two = await one, await two
+        assert isinstance(results_one[0], ConnectionError) and results_one[1] is None
+        assert results_two == [results_one[0]], "and comes back with it"
+        assert decisions(await ledger.log(D, "lrn-6")) == []
+        assert await handler([raw[first]]) == [None]  # redelivered, in log order
+        assert await handler([raw[second]]) == [None]
+    finally:
+        ctx.settle_all = real
+    assert decisions(await ledger.log(D, "lrn-6")) == [first, second]
+
+
+async def evidence_messages(ledger: Ledger, ids) -> dict[str, RawStored]:
+    """The stored MasteryDecided messages with these envelope ids, as a consumer hands them."""
+    js = ledger.app.state.service.js
+    found: dict[str, RawStored] = {}
+    last = (await js.stream_info("EVIDENCE")).state.last_seq
+    for seq in range(1, last + 1):
+        msg = await js.get_msg("EVIDENCE", seq)
+        envelope_id = (msg.headers or {}).get("Nats-Msg-Id")
+        if envelope_id in ids:
+            at = datetime.now(UTC)
+            found[envelope_id] = RawStored("EVIDENCE", seq, msg.subject, at, msg.data, {})
+    return found
+
+
+async def _observed(ledger: Ledger, learner: str, count: int) -> bool:
+    return len(decisions(await ledger.log(D, learner))) >= count
