@@ -21,8 +21,7 @@ from pathways.context import PathwaysContext
 from pathways.domain.decisions import decide
 from pathways.domain.graph import Graph
 from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, evolve
-from shared_events import Envelope, Timeline
-from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
+from shared_events import Timeline
 from shared_events.events.pathways import (
     InterventionRecommended,
     InterventionResolved,
@@ -30,6 +29,8 @@ from shared_events.events.pathways import (
     PathwayAdvanced,
     PathwayAssigned,
 )
+
+from .pathways_world import store_decision
 
 pytestmark = pytest.mark.integration
 
@@ -111,23 +112,22 @@ class Ledger:
         """A MasteryDecided as the evidence service would store it; its envelope id."""
         self.published += 1
         at = MORNING + timedelta(minutes=self.published)
-        event = MasteryDecided(
-            learner_id=learner,
-            competency_id=self.ids[code],
-            policy=PolicyRef(policy_id="district-default", method="latest", version=1),
-            evidence=tuple(
-                EvidenceUsed(evidence_id=f"ev-{self.published}-{n}", score=s, observed_at=at)
-                for n, s in enumerate(scores)
-            ),
-            previous_level=None,
-            new_level="mastered" if mastered else "attempted",
-            previous_score=None,
-            new_score=scores[-1],
-            mastered=mastered,
+        return await store_decision(
+            self.store, learner, self.ids[code], scores, mastered, self.published, at
         )
-        envelope = Envelope.wrap(event, source="evidence", subject=learner, district=D, time=at)
-        await self.store.append(Timeline("evidence", D, learner), [envelope])
-        return envelope.id
+
+    async def give_pathways(self, *learners: str) -> None:
+        """Each learner the whole framework as pathway `p`, over HTTP, then the intake of
+        decisions stopped: what the test publishes waits for it."""
+        for learner in learners:
+            response = await self.client.post(
+                f"/v1/learners/{learner}/pathways",
+                json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
+                headers=self.admins[D],
+            )
+            assert response.status_code == 200, response.text
+        for batch in self.app.state.service.parts.batches:
+            await batch.stop()
 
     async def stored(self, district: str, learner: str):
         return await self.store.read(Timeline("pathways", district, learner))
@@ -351,15 +351,7 @@ async def test_the_mastery_intake_takes_a_learners_decisions_of_a_batch_in_with_
 ):
     service = ledger.app.state.service
     learners = ("lrn-4", "lrn-5")
-    for learner in learners:
-        response = await ledger.client.post(
-            f"/v1/learners/{learner}/pathways",
-            json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
-            headers=ledger.admins[D],
-        )
-        assert response.status_code == 200, response.text
-    for batch in service.parts.batches:
-        await batch.stop()
+    await ledger.give_pathways(*learners)
     published: dict[str, list[str]] = {learner: [] for learner in learners}
     for learner in learners:
         for code, scores, mastered in (
@@ -401,15 +393,7 @@ async def test_a_learners_next_batch_waits_for_the_one_before_and_fails_with_it(
     start only when the first is done with the learner, and come back with it when it failed;
     other learners do not wait."""
     service = ledger.app.state.service
-    for learner in ("lrn-6", "lrn-7"):
-        response = await ledger.client.post(
-            f"/v1/learners/{learner}/pathways",
-            json={"framework_id": FRAMEWORK_ID, "pathway_id": "p"},
-            headers=ledger.admins[D],
-        )
-        assert response.status_code == 200, response.text
-    for batch in service.parts.batches:
-        await batch.stop()
+    await ledger.give_pathways("lrn-6", "lrn-7")
     first = await ledger.decide("lrn-6", "6.RP.A.1", [0.95], True)
     other = await ledger.decide("lrn-7", "6.RP.A.1", [0.95], True)
     second = await ledger.decide("lrn-6", "6.RP.A.2", [0.3], False)

@@ -17,7 +17,6 @@ from eventlog.hashchain import verify_chain
 from pathways.app import create_app
 from pathways.handlers import sweep_pace
 from shared_events import Envelope, Timeline
-from shared_events.events.evidence import EvidenceUsed, MasteryDecided, PolicyRef
 from shared_events.events.pathways import (
     CompetencyUnlocked,
     GoalAtRisk,
@@ -27,6 +26,8 @@ from shared_events.events.pathways import (
     PathwayAssigned,
 )
 from shared_events.events.profiles import ClassEnrolled, GoalSet
+
+from .pathways_world import store_decision
 
 pytestmark = pytest.mark.integration
 
@@ -62,23 +63,9 @@ class District:
         """A MasteryDecided as the evidence service would store it."""
         self.decisions += 1
         at = datetime.now(UTC) + timedelta(seconds=self.decisions)
-        event = MasteryDecided(
-            learner_id=learner,
-            competency_id=self.ids.get(code, code),
-            policy=PolicyRef(policy_id="district-default", method="latest", version=1),
-            evidence=tuple(
-                EvidenceUsed(evidence_id=f"ev-{self.decisions}-{n}", score=s, observed_at=at)
-                for n, s in enumerate(scores)
-            ),
-            previous_level=None,
-            new_level="mastered" if mastered else "attempted",
-            previous_score=None,
-            new_score=scores[-1],
-            mastered=mastered,
+        return await store_decision(
+            self.store, learner, self.ids.get(code, code), scores, mastered, self.decisions, at
         )
-        envelope = Envelope.wrap(event, source="evidence", subject=learner, district=D, time=at)
-        await self.store.append(Timeline("evidence", D, learner), [envelope])
-        return envelope.id
 
     async def profile_event(self, person: str, event) -> None:
         envelope = Envelope.wrap(event, source="profiles", subject=person, district=D)
