@@ -530,8 +530,14 @@ async def test_a_submission_that_fails_every_delivery_is_parked_with_its_rejecti
     [refused] = await world.until(world.rejections, timeout=60)
     assert refused.ingest_sequence == sequence
     assert "could not be processed" in refused.rule and "database unavailable" in refused.rule
+
+    async def parked_rows():
+        # The verdict is recorded first, then the message parked: the row follows shortly.
+        async with sessions(world.ctx.service.engine)() as session:
+            return (await session.execute(select(parked_events.c.sequence))).scalars().all()
+
+    parked = await world.until(parked_rows, timeout=10)
     async with sessions(world.ctx.service.engine)() as session:
-        parked = (await session.execute(select(parked_events.c.sequence))).scalars().all()
         verdict = await bookkeeping.outcome(session, sequence)  # what an HTTP sender waits on
     assert parked == [sequence]
     assert verdict is not None and verdict["status"] == "rejected"

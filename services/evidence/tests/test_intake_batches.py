@@ -275,3 +275,41 @@ async def test_a_resend_with_other_content_is_refused_even_before_the_first_was_
     [recorded] = await world.events(learner, "recorded")
     assert recorded.score == 0.3
     assert len(await world.rejections()) == 1, "the original is not refused"
+
+
+async def test_a_learners_next_run_starts_once_the_one_before_is_in_the_log(world, monkeypatch):
+    """While the first submission's notes are still being committed, the learner's next one is
+    already recorded behind it; a resend of the first one's partner id waits for those notes
+    (it reads them) and is then told a duplicate."""
+    learner = await world.register("sis-1")
+    first = message(native("q-1", "sis-1", 0.3, day(0)))
+    next_one = message(native("q-2", "sis-1", 0.8, day(1)))
+    resend = message(native("q-1", "sis-1", 0.3, day(0)))
+    release = asyncio.Event()
+    real = world.ctx.notes.commit
+    held: list[object] = []
+
+    async def slow_first_commit(engine, notes):
+        if not held:
+            held.append(notes)
+            await release.wait()  # the first run's notes take their time
+        return await real(engine, notes)
+
+    monkeypatch.setattr(world.ctx.notes, "commit", slow_first_commit)
+    batches = [
+        asyncio.create_task(process.process_batch(world.ctx, [body]))
+        for body in (first, next_one, resend)
+    ]
+
+    async def both_recorded():
+        recorded = await world.events(learner, "recorded")
+        return [e.source_id for e in recorded] == ["q-1", "q-2"]
+
+    await world.until(both_recorded, timeout=10)
+    await asyncio.sleep(0.2)
+    assert held and not batches[0].done(), "the first run's notes are still being committed"
+    assert not batches[2].done(), "the resend waits for the notes it reads"
+    release.set()
+    assert [await b for b in batches] == [[None], [None], [None]]
+    assert [e.source_id for e in await world.events(learner, "recorded")] == ["q-1", "q-2"]
+    assert await world.rejections() == []

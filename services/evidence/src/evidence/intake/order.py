@@ -4,6 +4,11 @@ Two submissions that share an ordering key — a learner, or a partner id — ar
 INGEST order, the later one starting when the earlier one has ended (however it ended: a
 failure is answered for that submission alone). Submissions with no key in common run side by
 side. A learner's submissions that nothing else orders are carried out together, as one run.
+
+What shares only a learner with earlier work starts as soon as that work's events are in the
+log, while its notes are still being committed: the learner's state is in memory and in the
+log, which is all the next run reads of it. What shares a partner id waits for the notes too,
+since it reads them again (`Run.shares_a_source`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ Row = dict[str, Any]
 
 @dataclass
 class Run:
-    """Submissions carried out together, in order, after the tasks in `after`."""
+    """Submissions carried out together, in order, after the tasks in `after` have ended and
+    the runs in `after_appended` have appended."""
 
     members: list[Submission]
     keys: set[str]
@@ -30,6 +36,9 @@ class Run:
     shares_a_source: bool = False
     """Waits on earlier work that names one of its partner ids: what is known of them must be
     read again once that work has ended."""
+    after_appended: list[Run] = field(default_factory=list)
+    appended: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the run's events are in the log, or once it has ended however it ended."""
 
 
 def keys_of(submission: Submission, sources: dict[tuple[str, str], Row]) -> set[str]:
@@ -50,6 +59,7 @@ class Order:
 
     def __init__(self) -> None:
         self.last: dict[str, asyncio.Task[Any]] = {}
+        self._runs: dict[asyncio.Task[Any], Run] = {}  # the run each task in `last` carries out
         self._ended: set[asyncio.Task[Any]] = set()  # tasks already ended at the last start
         self.reading = asyncio.Lock()
         """Held by a batch from its arrival until its runs are started (FIFO), so batches
@@ -68,6 +78,7 @@ class Order:
         # may have noted after the read, so its followers still read again.
         for key in [k for k, task in self.last.items() if task in self._ended]:
             del self.last[key]
+        self._runs = {task: self._runs[task] for task in set(self.last.values())}
         self._ended = {task for task in self.last.values() if task.done()}
         keyed = [(s, keys_of(s, sources)) for s in submissions]
         # How many submissions of this batch name each key.
@@ -89,13 +100,18 @@ class Order:
                     self.last |= dict.fromkeys(keys, task)
                     continue
             earlier = {k: self.last[k] for k in keys if k in self.last}
+            shared = {t: {k for k, e in earlier.items() if e is t} for t in earlier.values()}
             run = Run(
                 [submission],
                 set(keys),
-                after=list(dict.fromkeys(earlier.values())),
+                after=[t for t, ks in shared.items() if any(not _learner(k) for k in ks)],
                 shares_a_source=any(k.startswith("source/") for k in earlier),
+                after_appended=[
+                    self._runs[t] for t, ks in shared.items() if all(_learner(k) for k in ks)
+                ],
             )
             task = asyncio.create_task(_after(run, carry_out))
+            self._runs[task] = run
             tasks.append(task)
             if learner is not None:
                 together[learner] = (run, task)
@@ -104,9 +120,18 @@ class Order:
 
 
 async def _after(run: Run, carry_out: Callable[[Run], Awaitable[T]]) -> T:
-    if run.after:
-        await asyncio.wait(run.after)  # however they ended
-    return await carry_out(run)
+    try:
+        if run.after:
+            await asyncio.wait(run.after)  # however they ended
+        for earlier in run.after_appended:
+            await earlier.appended.wait()
+        return await carry_out(run)
+    finally:
+        run.appended.set()
+
+
+def _learner(key: str) -> bool:
+    return key.startswith("learner/")
 
 
 def _sole_learner(

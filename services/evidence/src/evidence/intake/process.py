@@ -75,6 +75,7 @@ async def _carry_out(ctx: EvidenceContext, known: Known, run: Run) -> Results:
         if run.shares_a_source:
             known = await _retry(ctx, "re-reading partner ids", lambda: _again(ctx, known, run))
         notes = await _retry(ctx, "recording", lambda: settle(ctx, known, run.members))
+        run.appended.set()  # the learner's next run may start while these notes are committed
         await _retry(ctx, "noting", lambda: ctx.notes.commit(ctx.service.engine, notes))
     except StillFailing as exc:
         return dict.fromkeys((s.sequence for s in run.members), exc)
