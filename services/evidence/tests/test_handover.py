@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventlog.handover import decode_messages, encode_messages, owner_of
+from eventlog.handover import REQUEST_BYTES, chunks, decode_messages, encode_messages, owner_of
 from eventlog.stored import RawStored
 from evidence.app import create_app
 from evidence.intake import settle as intake
@@ -55,6 +55,18 @@ def test_a_message_handed_over_arrives_as_it_was_stored():
         {"X-Experience-API-Version": "1.0.3"},
     )
     assert decode_messages(encode_messages([stored, stored])) == [stored, stored]
+
+
+def test_handed_over_messages_travel_in_requests_below_the_servers_payload_limit():
+    sizes = [300_000, 10, 200_000, 90_000, 5, 370_000]
+    stored = [
+        RawStored("INGEST", n, "ingest.acme.native", datetime.now(UTC), b"x" * size, {})
+        for n, size in enumerate(sizes)
+    ]
+    sent = chunks(stored)
+    assert [m for chunk in sent for m in chunk] == stored, "every message once, in order"
+    assert all(len(encode_messages(chunk)) <= REQUEST_BYTES + 1024 for chunk in sent)
+    assert len(sent) > 1
 
 
 async def _two_replicas(world: World, ledger_settings, running_app, **handover):

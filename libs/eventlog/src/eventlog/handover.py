@@ -175,7 +175,7 @@ class Handover:
         """The owner's verdicts, or None when it did not answer (then work them here)."""
         assert self._nc is not None
         verdicts: list[Exception | None] = []
-        for chunk in _chunks(messages):
+        for chunk in chunks(messages):
             try:
                 reply = await self._nc.request(
                     handover_subject(self.service, owner), encode_messages(chunk), self.timeout
@@ -212,7 +212,8 @@ class Handover:
             await msg.respond(json.dumps(answer).encode())
 
 
-def _chunks(messages: Sequence[RawStored]) -> list[list[RawStored]]:
+def chunks(messages: Sequence[RawStored]) -> list[list[RawStored]]:
+    """The messages, in order, in requests of at most `REQUEST_BYTES` each (as encoded)."""
     chunks: list[list[RawStored]] = [[]]
     size = 0
     for message in messages:
