@@ -166,3 +166,38 @@ async def test_items_of_a_key_go_in_order_and_fail_behind_a_failure_while_other_
         "ValueError",
     ]
     assert results[2] is results[4]
+
+
+async def test_a_keys_work_waits_for_its_earlier_work_and_is_told_how_it_ended():
+    """Across batches in hand at once: a key's later work starts after its earlier work and
+    hears of its failure — or of its cancellation, as a failure, never as a success."""
+    from eventlog.batches import EarlierWorkStopped, PerKeyLine
+
+    line: PerKeyLine[str] = PerKeyLine()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    def work(name: str, fails: bool = False):
+        async def run(failed: Exception | None) -> Exception | None:
+            order.append(f"{name} after {type(failed).__name__ if failed else 'nothing'}")
+            if name == "a1":
+                await release.wait()
+            return ValueError(name) if fails else failed
+
+        return run
+
+    a1 = line.start("a", work("a1", fails=True))
+    a2 = line.start("a", work("a2"))
+    b1 = line.start("b", work("b1"))
+    assert await b1 is None, "another key does not wait"
+    assert order == ["a1 after nothing", "b1 after nothing"]
+    release.set()
+    assert isinstance(await a2, ValueError) and isinstance(await a1, ValueError)
+    assert order[-1] == "a2 after ValueError"
+
+    stuck = line.start("c", work("a1"))  # waits on `release` again
+    release.clear()
+    behind = line.start("c", work("c2"))
+    await asyncio.sleep(0)
+    stuck.cancel()
+    assert isinstance(await behind, EarlierWorkStopped)

@@ -33,7 +33,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -99,6 +99,48 @@ async def in_order_per_key(
             results[index] = failed
 
     await asyncio.gather(*(one_group(key, items) for key, items in groups.items()))
+
+
+class EarlierWorkStopped(Exception):
+    """The work before this one on its key was cancelled: this one comes again behind it."""
+
+
+class PerKeyLine(Generic[K]):
+    """Work on each key in the order it was started, across batches in hand at once: a key's
+    work starts when the key's work started before it has ended, and is told how that ended
+    (its failure, or None). Keys are worked side by side. Nothing is remembered of a key once
+    its last work has ended."""
+
+    def __init__(self) -> None:
+        self._last: dict[K, asyncio.Task[Exception | None]] = {}
+
+    def start(
+        self, key: K, work: Callable[[Exception | None], Awaitable[Exception | None]]
+    ) -> asyncio.Task[Exception | None]:
+        """Start `work(earlier failure)` behind the key's earlier work; the task's result is
+        the failure `work` returns (an exception it raises counts as returned)."""
+        task = asyncio.create_task(self._after(self._last.get(key), work))
+        self._last[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
+        return task
+
+    @staticmethod
+    async def _after(
+        before: asyncio.Task[Exception | None] | None,
+        work: Callable[[Exception | None], Awaitable[Exception | None]],
+    ) -> Exception | None:
+        failed: Exception | None = None
+        if before is not None:
+            await asyncio.wait([before])  # however it ended
+            failed = EarlierWorkStopped() if before.cancelled() else before.result()
+        try:
+            return await work(failed)
+        except Exception as exc:
+            return exc
+
+    def _forget(self, key: K, done: asyncio.Task[Exception | None]) -> None:
+        if self._last.get(key) is done:
+            del self._last[key]
 
 
 class BatchConsumer:

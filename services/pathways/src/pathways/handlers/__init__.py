@@ -18,11 +18,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 
-from eventlog.batches import BatchConsumer, decoded
+from eventlog.batches import BatchConsumer, PerKeyLine, decoded
 from eventlog.handlers import EventHandlers
 from eventlog.redelivery import reason_of
 from eventlog.stored import RawStored, StoredEvent
@@ -63,8 +64,8 @@ MASTERY_BATCH = 256
 
 def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[BatchConsumer]:
     # Two batches of a partition are in hand at once (one fetched while the other appends):
-    # the last work started for each learner, so a learner's next batch starts after it.
-    behind: dict[tuple[str, str], asyncio.Task[Exception | None]] = {}
+    # a learner's decisions of a batch are taken in after the learner's of the batch before.
+    line: PerKeyLine[tuple[str, str]] = PerKeyLine()
 
     async def on_decisions(batch: Sequence[RawStored]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(batch)
@@ -72,15 +73,12 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
         for index, envelope in decoded(batch, results):
             if isinstance(envelope.data, MasteryDecided):
                 by_learner[(envelope.district, envelope.data.learner_id)].append((index, envelope))
-        # Read while the learners' tasks start; each awaits it, and it is cancelled below.
+        # Read while the learners' work starts; each awaits it, and it is cancelled below.
         policies = asyncio.create_task(ctx.policies(d for d, _ in by_learner))  # noqa: RUF006
 
         async def take_in(
-            key: tuple[str, str],
-            items: list[tuple[int, Envelope]],
-            before: asyncio.Task[Exception | None] | None,
+            key: tuple[str, str], items: list[tuple[int, Envelope]], failed: Exception | None
         ) -> Exception | None:
-            failed = await before if before is not None else None
             if failed is not None:  # the learner's earlier decisions come back first
                 outcomes: list[Exception | None] = [failed] * len(items)
             else:
@@ -97,18 +95,14 @@ def build_mastery_intake(ctx: PathwaysContext, partitions: int = 1) -> list[Batc
             return next((o for o in outcomes if o is not None), None)
 
         # A learner's decisions of the batch are taken in together, in log order, in one
-        # append, after the learner's decisions of the batch before; learners side by side.
-        # (The tasks are started before anything is awaited: batches queue in fetch order.)
-        tasks = {}
-        for key, items in by_learner.items():
-            tasks[key] = asyncio.create_task(take_in(key, items, behind.get(key)))
-            behind[key] = tasks[key]
+        # append; learners side by side. (All are started before anything is awaited, so
+        # batches take their place in the line in fetch order.)
+        started = [
+            line.start(key, partial(take_in, key, items)) for key, items in by_learner.items()
+        ]
         try:
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await asyncio.gather(*started)
         finally:
-            for key, task in tasks.items():
-                if behind.get(key) is task:
-                    del behind[key]
             policies.cancel()
         return results
 
