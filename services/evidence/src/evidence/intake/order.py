@@ -111,6 +111,8 @@ class Order:
                 ],
             )
             task = asyncio.create_task(_after(run, carry_out))
+            # However it ends — even cancelled before it ran — what waits on it may go on.
+            task.add_done_callback(_release(run))
             self._runs[task] = run
             tasks.append(task)
             if learner is not None:
@@ -120,14 +122,15 @@ class Order:
 
 
 async def _after(run: Run, carry_out: Callable[[Run], Awaitable[T]]) -> T:
-    try:
-        if run.after:
-            await asyncio.wait(run.after)  # however they ended
-        for earlier in run.after_appended:
-            await earlier.appended.wait()
-        return await carry_out(run)
-    finally:
-        run.appended.set()
+    if run.after:
+        await asyncio.wait(run.after)  # however they ended
+    for earlier in run.after_appended:
+        await earlier.appended.wait()
+    return await carry_out(run)
+
+
+def _release(run: Run) -> Callable[[asyncio.Task[Any]], None]:
+    return lambda _: run.appended.set()
 
 
 def _learner(key: str) -> bool:
