@@ -168,3 +168,28 @@ async def test_an_owner_that_does_not_answer_has_its_work_done_by_the_replica_th
     await _recorded_once(world)
     assert handovers[1].served > 0  # it took the requests in, and answered none in time
     assert handovers[0].handed == 0
+
+
+@pytest.mark.integration
+async def test_an_owner_whose_work_breaks_has_its_work_done_by_the_replica_that_fetched_it(
+    world: World, ledger_settings, running_app
+):
+    """The owner answers that it could not work what it was handed (its work raised, not a
+    verdict): the replica that fetched the submissions works them itself, each recorded once."""
+    replicas, running, handovers = await _two_replicas(world, ledger_settings, running_app)
+
+    async def breaks(messages):
+        raise RuntimeError("the owner's database is away")
+
+    handovers[1].work = breaks
+    await replicas[1].state.evidence.service.parts.batches[0].stop()
+    try:
+        for body in INPUTS:
+            await world.publish("native", body)
+        await _all_decided(world)
+    finally:
+        for run in reversed(running):
+            await run.__aexit__(None, None, None)
+    await _recorded_once(world)
+    assert handovers[0].fallbacks > 0 and handovers[0].handed == 0
+    assert handovers[1].served == 0

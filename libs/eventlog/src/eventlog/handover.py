@@ -50,6 +50,11 @@ REQUEST_BYTES = 512 * 1024
 `max_payload`; a message larger than that is worked where it was fetched."""
 
 
+def request_size(message: RawStored) -> int:
+    """What a message adds to a request: its body in base64, and its other fields."""
+    return len(message.body) * 4 // 3 + 256
+
+
 class HandedOverFailed(Exception):
     """The owner worked the message and it failed there: it is to come again."""
 
@@ -153,7 +158,7 @@ class Handover:
         by_owner: dict[str, list[int]] = {}
         for index, (message, key) in enumerate(zip(batch, keys, strict=True)):
             owner = owner_of(key, owners) if key is not None else self.replica
-            if owner != self.replica and len(message.body) * 4 // 3 > REQUEST_BYTES:
+            if owner != self.replica and request_size(message) > REQUEST_BYTES:
                 owner = self.replica
             by_owner.setdefault(owner, []).append(index)
         results: list[Exception | None] = [None] * len(batch)
@@ -182,7 +187,7 @@ class Handover:
                 )
                 answered = json.loads(reply.data)
                 if not isinstance(answered, list) or len(answered) != len(chunk):
-                    raise ValueError(f"answer of {len(answered)} for {len(chunk)} messages")
+                    raise ValueError(f"answer {str(answered)[:80]} for {len(chunk)} messages")
             except Exception as exc:
                 if not isinstance(exc, NoRespondersError):
                     self._shunned[owner] = time.monotonic() + self.ttl
@@ -205,9 +210,15 @@ class Handover:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("%s handover: unreadable request: %s", self.service, exc)
             return  # no answer: the sender works its messages itself
-        verdicts = await self.work(messages)
-        self.served += len(messages)
-        answer = [None if v is None else reason_of(v)[:500] for v in verdicts]
+        answer: list[str | None] | None
+        try:
+            verdicts = await self.work(messages)
+        except Exception as exc:  # not a verdict: the sender works the messages itself
+            log.warning("%s handover: work failed here: %s", self.service, reason_of(exc))
+            answer = None
+        else:
+            self.served += len(messages)
+            answer = [None if v is None else reason_of(v)[:500] for v in verdicts]
         with contextlib.suppress(Exception):  # the sender gave up, or the broker is away
             await msg.respond(json.dumps(answer).encode())
 
@@ -217,7 +228,7 @@ def chunks(messages: Sequence[RawStored]) -> list[list[RawStored]]:
     chunks: list[list[RawStored]] = [[]]
     size = 0
     for message in messages:
-        encoded = len(message.body) * 4 // 3 + 256
+        encoded = request_size(message)
         if chunks[-1] and size + encoded > REQUEST_BYTES:
             chunks.append([])
             size = 0
