@@ -369,22 +369,21 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     )
     replicas = [create_app(settings), create_app(settings)]
     contexts = [app.state.pathways for app in replicas]
-    real_settle = context_module.PathwaysContext.settle_all
+    real_settle = context_module.PathwaysContext._settle
     frozen: list = []
     settled_by: list = []
     thawed = asyncio.Event()
 
     async def settle_then_freeze_once(self, *args, **kwargs):
-        decided = kwargs.setdefault("decided", [])
-        outcomes = await real_settle(self, *args, **kwargs)
+        outcomes, decided = await real_settle(self, *args, **kwargs)
         if self in contexts:
             settled_by.append(contexts.index(self))
             if decided and not frozen:
                 frozen.append(contexts.index(self))
                 await thawed.wait()  # no ack, no NAK, no lease renewal until the end
-        return outcomes
+        return outcomes, decided
 
-    monkeypatch.setattr(context_module.PathwaysContext, "settle_all", settle_then_freeze_once)
+    monkeypatch.setattr(context_module.PathwaysContext, "_settle", settle_then_freeze_once)
     codes = ["6.RP.A.1", "6.RP.A.2", "6.RP.A.3a", "6.RP.A.3b", "7.RP.A.1"]
     async with running_app(replicas[0]), running_app(replicas[1]):
         for n in range(15):

@@ -119,10 +119,7 @@ class PathwaysContext(ServiceBound):
     ) -> list[Event]:
         """Run `step` on the learner's current state and append what it decides (see
         `settle_all`); raises what the step raises."""
-        decided: list[Event] = []
-        [failed] = await self.settle_all(
-            district, learner_id, [(step, cause)], extra, policy, decided=decided
-        )
+        [failed], decided = await self._settle(district, learner_id, [(step, cause)], extra, policy)
         if failed is not None:
             raise failed
         return decided
@@ -134,7 +131,6 @@ class PathwaysContext(ServiceBound):
         steps: Sequence[tuple[Step, str]],
         extra: Sequence[tuple[str, int]] = (),
         policy: PathwayPolicySet | None = None,
-        decided: list[Event] | None = None,
     ) -> list[Exception | None]:
         """Run the steps in order, each on the state the ones before it left, and append what
         they decide in one append with the learner's last sequence checked; on a conflict
@@ -144,6 +140,18 @@ class PathwaysContext(ServiceBound):
         decided is appended. Event ids derive from each step's cause, so a retried cause that
         decides the same again is a duplicate the log drops. `policy` saves a read when the
         caller has the district's policy."""
+        results, _ = await self._settle(district, learner_id, steps, extra, policy)
+        return results
+
+    async def _settle(
+        self,
+        district: str,
+        learner_id: str,
+        steps: Sequence[tuple[Step, str]],
+        extra: Sequence[tuple[str, int]],
+        policy: PathwayPolicySet | None,
+    ) -> tuple[list[Exception | None], list[Event]]:
+        """`settle_all`'s results, and the events the steps decided."""
         timeline = Timeline("pathways", district, learner_id)
         policy = policy or await self.policy(district)
         for attempt in range(ATTEMPTS):
@@ -152,19 +160,17 @@ class PathwaysContext(ServiceBound):
             # partition, so it rarely is).
             remembered = self.timelines.get((district, learner_id)) if attempt == 0 else None
             known = remembered or await self.load(district, learner_id)
-            state, envelopes, results = await self._decide_all(
-                district, learner_id, known.state, steps, extra, policy, decided
+            state, events, envelopes, results = await self._decide_all(
+                district, learner_id, known.state, steps, extra, policy
             )
             if not envelopes:
-                return results
+                return results, events
             try:
                 appended = await self.service.store.append(
                     timeline, envelopes, known.sequence, prevhash=known.last_hash
                 )
             except ConcurrencyConflict:
                 self.timelines.pop((district, learner_id), None)
-                if decided is not None:
-                    decided.clear()
                 if attempt + 1 == ATTEMPTS:
                     raise
                 continue
@@ -172,7 +178,7 @@ class PathwaysContext(ServiceBound):
                 self._remember(
                     district, learner_id, Known(state, appended.last_sequence, appended.last_hash)
                 )
-            return results
+            return results, events
         raise AssertionError("unreachable")
 
     async def _decide_all(
@@ -183,8 +189,10 @@ class PathwaysContext(ServiceBound):
         steps: Sequence[tuple[Step, str]],
         extra: Sequence[tuple[str, int]],
         policy: PathwayPolicySet,
-        decided: list[Event] | None,
-    ) -> tuple[LearnerPathways, list[Envelope], list[Exception | None]]:
+    ) -> tuple[LearnerPathways, list[Event], list[Envelope], list[Exception | None]]:
+        """The state the steps leave, what they decided (as events and as envelopes), and
+        each step's result."""
+        decided: list[Event] = []
         envelopes: list[Envelope] = []
         results: list[Exception | None] = []
         failed: Exception | None = None
@@ -203,10 +211,9 @@ class PathwaysContext(ServiceBound):
             envelopes += derived_envelopes(
                 events, cause=cause, source=SOURCE, subject=learner_id, district=district
             )
-            if decided is not None:
-                decided += events
+            decided += events
             results.append(None)
-        return state, envelopes, results
+        return state, decided, envelopes, results
 
     async def append_setting(self, district: str, event: Event) -> str:
         timeline = Timeline("pathways", district, "settings")
