@@ -18,9 +18,7 @@ from eventlog.stored import RawStored
 from pathways import commands
 from pathways.app import create_app
 from pathways.context import PathwaysContext
-from pathways.domain.decisions import decide
 from pathways.domain.graph import Graph
-from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, evolve
 from shared_events import Timeline
 from shared_events.events.pathways import (
     InterventionRecommended,
@@ -30,7 +28,7 @@ from shared_events.events.pathways import (
     PathwayAssigned,
 )
 
-from .pathways_world import store_decision
+from .pathways_world import sequential_run, store_decision
 
 pytestmark = pytest.mark.integration
 
@@ -137,21 +135,7 @@ class Ledger:
 
     async def sequential_run(self, log: list) -> list:
         """What one replica taking the log's facts in one at a time would have written."""
-        graph = Graph.of(await self.ctx.framework(D, FRAMEWORK_ID))
-        written: list = []
-        state = LearnerPathways(log[0].learner_id)
-        for event in log:
-            if isinstance(event, PathwayAssigned):
-                today, because = event.start_date or TODAY, (event.pathway_id,)
-            elif isinstance(event, MasteryObserved):
-                today, because = event.decided_at.date(), (event.decision_id,)
-            else:
-                continue
-            decided = decide(state, [event], lambda *_: graph, DEFAULT_POLICY, today, because)
-            written.extend(decided)
-            for made in decided:
-                state = evolve(state, made)
-        return written
+        return sequential_run(Graph.of(await self.ctx.framework(D, FRAMEWORK_ID)), log)
 
 
 @pytest.fixture

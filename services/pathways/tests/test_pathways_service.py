@@ -27,7 +27,7 @@ from shared_events.events.pathways import (
 )
 from shared_events.events.profiles import ClassEnrolled, GoalSet
 
-from .pathways_world import store_decision
+from .pathways_world import sequential_run, store_decision
 
 pytestmark = pytest.mark.integration
 
@@ -349,9 +349,7 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
     `ack_wait`; the decision already taken in changes nothing, and each learner's log is what one
     replica deciding the same decisions in order would have written."""
     from pathways import context as context_module
-    from pathways.domain.decisions import decide
     from pathways.domain.graph import Graph
-    from pathways.domain.pathway import DEFAULT_POLICY, LearnerPathways, evolve
     from shared_events.events.pathways import MasteryObserved
 
     assert (await district.import_framework()).status_code == 200
@@ -404,26 +402,9 @@ async def test_two_replicas_and_a_crash_decide_exactly_as_one_sequential_run(
 
     graph = Graph.of(await district.ctx.framework(D, FRAMEWORK_ID))
 
-    def sequential_run(log: list) -> list:
-        """What one replica deciding the log's facts in order would have written."""
-        written: list = []
-        state = LearnerPathways(log[0].learner_id)
-        for event in log:
-            if isinstance(event, PathwayAssigned):
-                today, because = event.start_date, (event.pathway_id,)
-            elif isinstance(event, MasteryObserved):
-                today, because = event.decided_at.date(), (event.decision_id,)
-            else:
-                continue
-            decided = decide(state, [event], lambda *_: graph, DEFAULT_POLICY, today, because)
-            written.extend(decided)
-            for made in decided:
-                state = evolve(state, made)
-        return written
-
     for learner in learners:
         # One append's events land one after another: read until the last one is in.
-        log = await district.settled(learner, lambda log: sequential_run(log) == log)
+        log = await district.settled(learner, lambda log: sequential_run(graph, log) == log)
         decisions = [e.decision_id for e in log if isinstance(e, MasteryObserved)]
         assert len(decisions) == len(set(decisions)) == 5
 
