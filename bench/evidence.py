@@ -59,6 +59,7 @@ from replicas import (
     SETTING,
     Replica,
     ReplicaRun,
+    add_database_arguments,
     database_kind,
     fresh_database,
     one_against_two,
@@ -653,15 +654,7 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replica-learners", type=int, default=200, help="learners of a replica run (200)"
     )
-    parser.add_argument(
-        "--replicas-db",
-        choices=("auto", "sqlite", "postgresql"),
-        default="auto",
-        help="the replicas' shared database: PostgreSQL at 127.0.0.1:5432 if it answers (auto)",
-    )
-    parser.add_argument(
-        "--logs", type=Path, default=None, help="keep the replicas' logs in this folder"
-    )
+    add_database_arguments(parser)
     return parser.parse_args(argv)
 
 

@@ -184,25 +184,24 @@ def database_kind(wanted: str) -> str:
     return "postgresql" if postgres_answers() else "sqlite"
 
 
-async def create_database(name: str) -> str:
+async def on_postgres(statement: str) -> None:
+    """Run one statement on the local PostgreSQL server's maintenance database."""
     import asyncpg
 
     conn = await asyncpg.connect(POSTGRES, timeout=10)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def create_database(name: str) -> str:
+    await on_postgres(f'CREATE DATABASE "{name}"')
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 async def drop_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES, timeout=10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await on_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager
@@ -620,12 +619,6 @@ def add_arguments(parser: argparse.ArgumentParser, decisions: int, learners: int
         help=f"learners in each replica run (default {learners})",
     )
     parser.add_argument(
-        "--replicas-db",
-        choices=("auto", "sqlite", "postgresql"),
-        default="auto",
-        help="the replicas' shared database: PostgreSQL at 127.0.0.1:5432 if it answers (auto)",
-    )
-    parser.add_argument(
         "--partitions", type=int, default=4, help="LEDGER_PARTITIONS of the replicas (default 4)"
     )
     parser.add_argument(
@@ -633,6 +626,17 @@ def add_arguments(parser: argparse.ArgumentParser, decisions: int, learners: int
         type=float,
         default=2.0,
         help="LEDGER_LEASE_TTL of the replicas, seconds: how fast the partitions settle",
+    )
+    add_database_arguments(parser)
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where any benchmark's replica runs keep their read models, and their logs."""
+    parser.add_argument(
+        "--replicas-db",
+        choices=("auto", "sqlite", "postgresql"),
+        default="auto",
+        help="the replicas' shared database: PostgreSQL at 127.0.0.1:5432 if it answers (auto)",
     )
     parser.add_argument(
         "--logs", type=Path, default=None, help="keep the replicas' logs in this folder"
